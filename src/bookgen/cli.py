@@ -1,0 +1,261 @@
+"""The ``bookgen`` command line: the one place that turns errors into messages and exit codes.
+
+Exit codes: 0 every requested chapter completed; 1 some failed (resume by running
+again); 2 bad input or usage; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shlex
+import sys
+import threading
+from collections.abc import Sequence
+from typing import NoReturn
+
+from bookgen.errors import BookgenError, OptionError
+from bookgen.events import Event
+from bookgen.orchestrator import AsyncBookOrchestrator
+from bookgen.progress import BarProgress, JsonProgress, PlainProgress, Tally, plural
+from bookgen.providers.base import provider_infos
+from bookgen.status import status_data, status_table
+from bookgen.store import BookStore
+
+DEFAULT_PROVIDER = "sim"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one ``error:`` line, exit 2, like any input error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise OptionError(message)
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="bookgen", description="Turn a book outline into a book, chapters in parallel."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gen = commands.add_parser("generate", help="write (or resume) a book from an outline")
+    gen.add_argument(
+        "--source", required=True, metavar="PATH", help="outline: .txt .md .json .toml"
+    )
+    _book_arguments(gen, name_required=False)
+    gen.add_argument("--genre", help="override the outline's genre")
+    gen.add_argument(
+        "--target-words", type=int, metavar="N", help="words per chapter (default 1500)"
+    )
+    gen.add_argument(
+        "--provider", default=DEFAULT_PROVIDER, help="see `bookgen providers` (default sim)"
+    )
+    gen.add_argument("--model", help="model name for the provider")
+    gen.add_argument(
+        "-O",
+        "--provider-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="provider setting, e.g. -O latency=0.5 (repeatable)",
+    )
+    gen.add_argument(
+        "--max-concurrent", type=int, default=3, metavar="N", help="chapters at once (default 3)"
+    )
+    gen.add_argument("--rate-limit-calls", type=int, metavar="N", help="at most N calls per period")
+    gen.add_argument(
+        "--rate-limit-period",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="the rate limit's window (default 60)",
+    )
+    gen.add_argument(
+        "--max-iterations",
+        type=int,
+        default=3,
+        metavar="N",
+        help="calls a chapter may use to reach its length (default 3)",
+    )
+    gen.add_argument("--chapters", type=int, nargs="+", metavar="N", help="only these chapters")
+    gen.add_argument("--force", action="store_true", help="regenerate chapters already completed")
+    gen.add_argument(
+        "--progress",
+        choices=["auto", "bar", "plain"],
+        default="auto",
+        help="bar on a terminal, plain lines otherwise (default auto)",
+    )
+    gen.add_argument("--json", action="store_true", help="JSON Lines events on stdout")
+
+    status = commands.add_parser("status", help="show a book's chapters and totals")
+    _book_arguments(status, name_required=True)
+    status.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+    providers = commands.add_parser("providers", help="list providers and whether each is ready")
+    providers.add_argument("--json", action="store_true", help="a JSON array on stdout")
+    return parser
+
+
+def _book_arguments(parser: argparse.ArgumentParser, *, name_required: bool) -> None:
+    parser.add_argument(
+        "--book-name",
+        required=name_required,
+        metavar="NAME",
+        help="folder name of the book" + ("" if name_required else " (default: from the title)"),
+    )
+    parser.add_argument(
+        "--output-dir", default="books", metavar="DIR", help="where books live (default books)"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(args_list)
+        if args.command == "generate":
+            return cmd_generate(args, args_list)
+        if args.command == "status":
+            return cmd_status(args)
+        return cmd_providers(args)
+    except BookgenError as exc:
+        if os.environ.get("BOOKGEN_RAISE_ERRORS") == "1":
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - a bug still gets one line, not a traceback
+        if os.environ.get("BOOKGEN_RAISE_ERRORS") == "1":
+            raise
+        print(
+            f"error: internal error: {type(exc).__name__}: {exc} "
+            "(set BOOKGEN_RAISE_ERRORS=1 to see the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def make_tracker(args: argparse.Namespace) -> Tally:
+    if args.json:
+        return JsonProgress(sys.stdout)
+    if args.progress == "bar" or (args.progress == "auto" and sys.stderr.isatty()):
+        return BarProgress(sys.stderr)
+    return PlainProgress(sys.stderr)
+
+
+def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
+    tracker = make_tracker(args)
+    orchestrator = AsyncBookOrchestrator(
+        source_file=args.source,
+        book_name=args.book_name,
+        genre=args.genre,
+        provider=args.provider,
+        max_concurrent=args.max_concurrent,
+        rate_limit_calls=args.rate_limit_calls,
+        rate_limit_period=args.rate_limit_period,
+        output_dir=args.output_dir,
+        model=args.model,
+        provider_options=args.provider_option,
+        max_iterations=args.max_iterations,
+        target_words=args.target_words,
+        force=args.force,
+        events=tracker,
+    )
+    try:
+        results = asyncio.run(orchestrator.generate_chapters_parallel(args.chapters))
+    except (KeyboardInterrupt, asyncio.CancelledError) as exc:
+        code = 130 if isinstance(exc, KeyboardInterrupt) else 143
+        _report_interrupted(orchestrator, tracker, argv)
+        _exit_if_threads_linger(code)
+        return code
+    finally:
+        tracker.close()
+    summary = orchestrator.summary
+    assert summary is not None
+    if args.json:
+        return 1 if summary.failed else 0
+    print(
+        f"{orchestrator.book.title}: {summary.completed} completed, {summary.failed} failed, "
+        f"{summary.skipped} skipped | {summary.words:,} words | {plural(summary.calls, 'call')} | "
+        f"{summary.seconds:.1f} s"
+    )
+    short = [r.number for r in results if r.short]
+    if short:
+        listed = ", ".join(str(n) for n in short)
+        print(f"note: chapters {listed} stayed short of their target after --max-iterations calls")
+    print(f"book folder: {orchestrator.store.root}")
+    if summary.failed:
+        print(
+            f"{plural(summary.failed, 'chapter')} failed; run `{_command(argv)}` again to retry "
+            "(completed chapters are kept)"
+        )
+        return 1
+    return 0
+
+
+def _report_interrupted(
+    orchestrator: AsyncBookOrchestrator, tracker: Tally, argv: list[str]
+) -> None:
+    try:
+        states = orchestrator.store.manifest.chapters
+    except RuntimeError:  # interrupted before the manifest was loaded
+        states = []
+    done = sum(state.status == "completed" for state in states)
+    data = {
+        "completed": done,
+        "pending": sum(s.status != "completed" for s in states),
+        "resume": _command(argv),
+    }
+    tracker(Event("run_interrupted", data=data))
+    tracker.close()
+    if not isinstance(tracker, JsonProgress):
+        print(
+            f"interrupted: {done} of {len(states)} chapters completed, the rest left pending; "
+            f"run `{_command(argv)}` to resume",
+            file=sys.stderr,
+        )
+
+
+def _command(argv: list[str]) -> str:
+    return shlex.join(["bookgen", *[a for a in argv if a != "--force"]])
+
+
+def _exit_if_threads_linger(code: int) -> None:
+    """A job stuck in a provider call would keep the interpreter alive at exit:
+    the manifest is already consistent, so leave at once."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(timeout=1.0)
+    if any(
+        t is not threading.main_thread() and not t.daemon and t.is_alive()
+        for t in threading.enumerate()
+    ):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    store = BookStore(args.output_dir, args.book_name)
+    data = status_data(store, store.load())
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print(status_table(data))
+    return 0
+
+
+def cmd_providers(args: argparse.Namespace) -> int:
+    infos = provider_infos()
+    if args.json:
+        print(json.dumps([info.__dict__ for info in infos], indent=2))
+        return 0
+    width = max(len(info.name) for info in infos)
+    for info in infos:
+        state = "ready" if info.ready else f"not ready: {info.status}"
+        print(f"{info.name.ljust(width)}  {state}; needs {info.needs}; {info.description}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Events that chapter jobs and the coordinator emit, and the sink type they go to.
+
+Jobs emit from worker threads; every sink must be thread-safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+EventKind = Literal[
+    "run_started",
+    "chapter_started",
+    "chapter_completed",
+    "chapter_failed",
+    "chapter_skipped",
+    "chapter_interrupted",
+    "notice",
+    "run_finished",
+    "run_interrupted",
+]
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: EventKind
+    chapter: int | None = None
+    title: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"event": self.kind}
+        if self.chapter is not None:
+            payload["chapter"] = self.chapter
+        if self.title is not None:
+            payload["title"] = self.title
+        payload.update(self.data)
+        return payload
+
+
+EventSink = Callable[[Event], None]
+
+
+def discard(event: Event) -> None:
+    """A sink that drops everything (library use without progress display)."""

@@ -1,0 +1,250 @@
+"""Pydantic models for everything read from users or disk, and what providers return.
+
+Models read from outside (outline, manifest, options) forbid extra keys, so a typo
+is an error rather than a silently ignored field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_TARGET_WORDS = 1500
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ChapterSpec(StrictModel):
+    """One chapter of the outline.
+
+    >>> ChapterSpec(number=1, title="The Storm", synopsis="A ship is lost.").title
+    'The Storm'
+    """
+
+    number: PositiveInt
+    title: str = Field(min_length=1)
+    synopsis: str = ""
+    beats: list[str] = Field(default_factory=list)
+    target_words: PositiveInt | None = None
+    priority: bool = False
+
+    @field_validator("title")
+    @classmethod
+    def _title_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("chapter title is empty")
+        return value.strip()
+
+
+class BookSpec(StrictModel):
+    """A parsed outline: the book and its chapters, in outline order.
+
+    ``target_words`` is the default length of one chapter; a chapter's own
+    ``target_words`` overrides it.
+    """
+
+    title: str = Field(min_length=1)
+    genre: str = "general"
+    audience: str = "general readers"
+    style: str = ""
+    author: str = ""
+    target_words: PositiveInt = DEFAULT_TARGET_WORDS
+    chapters: list[ChapterSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_numbers(self) -> BookSpec:
+        seen: set[int] = set()
+        for chapter in self.chapters:
+            if chapter.number in seen:
+                raise ValueError(f"duplicate chapter number {chapter.number}")
+            seen.add(chapter.number)
+        return self
+
+    def chapter(self, number: int) -> ChapterSpec:
+        for chapter in self.chapters:
+            if chapter.number == number:
+                return chapter
+        raise KeyError(number)
+
+    @property
+    def numbers(self) -> list[int]:
+        return [chapter.number for chapter in self.chapters]
+
+    def target_for(self, chapter: ChapterSpec) -> int:
+        return chapter.target_words or self.target_words
+
+    def is_last(self, chapter: ChapterSpec) -> bool:
+        return chapter.number == max(self.numbers)
+
+    def spec_hash(self, chapter: ChapterSpec) -> str:
+        """A hash of everything that shapes a chapter's text.
+
+        Resume regenerates a completed chapter when this changes, so it covers the
+        chapter itself plus the book-level fields its prompt uses.
+        """
+        payload = {
+            "chapter": chapter.model_dump(mode="json"),
+            "target_words": self.target_for(chapter),
+            "book": {
+                "title": self.title,
+                "genre": self.genre,
+                "audience": self.audience,
+                "style": self.style,
+            },
+        }
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# --- provider side ----------------------------------------------------------------
+
+
+class Message(StrictModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class CompletionRequest(StrictModel):
+    """What a chapter job asks a provider for."""
+
+    messages: list[Message]
+    max_tokens: PositiveInt
+    temperature: float | None = None
+    # Free-form labels for logs and for providers that key caches (book, chapter, step).
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def prompt_text(self) -> str:
+        return "\n\n".join(message.content for message in self.messages)
+
+
+class Usage(StrictModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    # True when the provider reported no usage and the figures are our estimate.
+    estimated: bool = False
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
+            estimated=self.estimated or other.estimated,
+        )
+
+
+FinishReason = Literal["stop", "length", "content_filter"]
+
+
+class Completion(StrictModel):
+    """A provider's answer: the text, why it stopped, what it cost, how long it took."""
+
+    text: str
+    finish_reason: FinishReason = "stop"
+    usage: Usage = Field(default_factory=Usage)
+    latency: float = 0.0
+    provider: str = ""
+    model: str = ""
+
+
+# --- the book folder's manifest ---------------------------------------------------
+
+ChapterStatus = Literal["pending", "running", "completed", "failed"]
+
+
+class ChapterState(StrictModel):
+    """What the manifest knows about one chapter.
+
+    ``calls`` and the token counts add up over every attempt, because every call
+    was paid for; ``words``, ``file`` and ``sha256`` describe the saved text.
+    """
+
+    number: PositiveInt
+    title: str
+    status: ChapterStatus = "pending"
+    spec_hash: str
+    words: int = 0
+    attempts: int = 0
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    duration: float = 0.0
+    error: str | None = None
+    file: str | None = None
+    sha256: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    # Wall-clock epoch seconds; started_at lets resume adopt a file written just
+    # before a crash instead of paying for the chapter again.
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+class Manifest(StrictModel):
+    version: Literal[1] = 1
+    book: str
+    title: str
+    source: str
+    created_at: float
+    updated_at: float
+    chapters: list[ChapterState]
+
+    def state(self, number: int) -> ChapterState:
+        for state in self.chapters:
+            if state.number == number:
+                return state
+        raise KeyError(number)
+
+
+# --- results of a run ----------------------------------------------------------
+
+ResultStatus = Literal["completed", "failed", "skipped", "interrupted"]
+
+
+class ChapterResult(StrictModel):
+    """What one chapter job (or the decision to skip it) came to in this run."""
+
+    number: int
+    title: str
+    status: ResultStatus
+    words: int = 0
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    file: str | None = None
+    error: str | None = None
+    # Below the target length after every allowed iteration (saved all the same).
+    short: bool = False
+
+
+class RunSummary(StrictModel):
+    completed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    interrupted: int = 0
+    words: int = 0
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+    @classmethod
+    def of(cls, results: list[ChapterResult], seconds: float) -> RunSummary:
+        summary = cls(seconds=round(seconds, 3))
+        for result in results:
+            setattr(summary, result.status, getattr(summary, result.status) + 1)
+            if result.status != "skipped":
+                summary.words += result.words
+            summary.calls += result.calls
+            summary.prompt_tokens += result.prompt_tokens
+            summary.completion_tokens += result.completion_tokens
+        return summary

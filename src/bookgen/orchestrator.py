@@ -1,0 +1,257 @@
+"""The asyncio coordinator: admission, scheduling, the executor, cancellation, results.
+
+The coordinator admits chapter jobs in schedule order, at most ``max_concurrent``
+at a time (a semaphore), and runs each job in a ThreadPoolExecutor. Jobs make
+their provider calls synchronously in their worker thread, each call gated by
+the run's rate limiter. The event loop thread only schedules and collects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+
+from bookgen.errors import OptionError
+from bookgen.events import Event, EventSink, discard
+from bookgen.models import BookSpec, ChapterResult, RunSummary
+from bookgen.outline import load_outline
+from bookgen.pipeline import ChapterJob, RunContext
+from bookgen.prompts import PromptBuilder
+from bookgen.providers.base import Provider, create_provider
+from bookgen.ratelimit import RateLimiter, make_limiter
+from bookgen.store import BookStore, slugify
+
+# How long an interrupted run waits for jobs in flight to notice before leaving them.
+INTERRUPT_GRACE_SECONDS = 5.0
+
+
+def check_range(option: str, value: float | None, *, minimum: float, strict: bool = False) -> None:
+    if value is None:
+        return
+    bad = value <= minimum if strict else value < minimum
+    if bad:
+        bound = f"greater than {minimum:g}" if strict else f"at least {minimum:g}"
+        raise OptionError(f"{option} must be {bound}, got {value:g}")
+
+
+class AsyncBookOrchestrator:
+    """Generates the chapters of one book in parallel, into a crash-safe book folder.
+
+    >>> orchestrator = AsyncBookOrchestrator(
+    ...     source_file="outlines/deep-signal.md", provider="sim", max_concurrent=5
+    ... )                                                          # doctest: +SKIP
+    >>> results = asyncio.run(orchestrator.generate_chapters_parallel([1, 2, 3]))  # doctest: +SKIP
+    >>> [r.status for r in results]                                # doctest: +SKIP
+    ['completed', 'completed', 'completed']
+
+    Everything is validated in the constructor: a bad outline or option raises an
+    InputError before any file is written or any call is made.
+    """
+
+    def __init__(
+        self,
+        source_file: str | Path,
+        book_name: str | None = None,
+        genre: str | None = None,
+        provider: str | Provider = "sim",
+        max_concurrent: int = 3,
+        rate_limit_calls: int | None = None,
+        rate_limit_period: float = 60.0,
+        *,
+        output_dir: str | Path = "books",
+        model: str | None = None,
+        provider_options: list[str] | None = None,
+        max_iterations: int = 3,
+        target_words: int | None = None,
+        force: bool = False,
+        events: EventSink = discard,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        check_range("--max-concurrent", max_concurrent, minimum=1)
+        check_range("--rate-limit-calls", rate_limit_calls, minimum=1)
+        check_range("--rate-limit-period", rate_limit_period, minimum=0, strict=True)
+        check_range("--max-iterations", max_iterations, minimum=1)
+        check_range("--target-words", target_words, minimum=1)
+        self.source_file = Path(source_file)
+        self.book: BookSpec = load_outline(self.source_file, target_words=target_words, genre=genre)
+        self.store = BookStore(
+            output_dir, book_name if book_name is not None else slugify(self.book.title)
+        )
+        if self.store.output_dir.exists() and not self.store.output_dir.is_dir():
+            raise OptionError(f"--output-dir {self.store.output_dir} is a file, not a folder")
+        if isinstance(provider, Provider):
+            self.provider = provider
+        else:
+            self.provider = create_provider(provider, model=model, options=provider_options)
+        self.max_concurrent = max_concurrent
+        self.max_iterations = max_iterations
+        self.force = force
+        self.events = events
+        self.limiter = limiter or make_limiter(rate_limit_calls, rate_limit_period)
+        self.results: list[ChapterResult] = []
+        self.summary: RunSummary | None = None
+        self.interrupted = False
+
+    def resolve_chapters(self, chapter_numbers: list[int] | None) -> list[int]:
+        """The chapters to run, in outline order; numbers not in the outline are an error."""
+        if not chapter_numbers:
+            return self.book.numbers
+        known = set(self.book.numbers)
+        missing = [number for number in chapter_numbers if number not in known]
+        if missing:
+            listed = ", ".join(str(number) for number in missing)
+            raise OptionError(
+                f"--chapters: {listed} not in the outline (it has chapters "
+                f"{_ranges(self.book.numbers)})",
+                where=self.source_file,
+            )
+        wanted = set(chapter_numbers)
+        return [number for number in self.book.numbers if number in wanted]
+
+    async def generate_chapters_parallel(
+        self, chapter_numbers: list[int] | None = None
+    ) -> list[ChapterResult]:
+        """Generate the chapters asked for (all by default) and return one result each,
+        in outline order. Completed chapters are skipped unless ``force``."""
+        numbers = self.resolve_chapters(chapter_numbers)
+        started = time.monotonic()
+        with self.store.locked():
+            self.store.prepare(self.book, source=self.source_file)
+            plan = self.store.plan(self.book, numbers, force=self.force)
+            self.events(
+                Event(
+                    "run_started",
+                    data={
+                        "book": self.store.name,
+                        "title": self.book.title,
+                        "folder": str(self.store.root),
+                        "chapters": len(numbers),
+                        "to_run": len(plan.to_run),
+                        "skipped": len(plan.skipped),
+                        "provider": self.provider.name,
+                        "model": self.provider.model,
+                        "simulated": self.provider.simulated,
+                        "max_concurrent": self.max_concurrent,
+                    },
+                )
+            )
+            for number, reason in plan.reasons.items():
+                self.events(Event("notice", number, data={"message": f"regenerating: {reason}"}))
+            by_number: dict[int, ChapterResult] = {}
+            for number in plan.skipped:
+                state = self.store.manifest.state(number)
+                by_number[number] = ChapterResult(
+                    number=number,
+                    title=state.title,
+                    status="skipped",
+                    words=state.words,
+                    file=state.file,
+                )
+                self.events(Event("chapter_skipped", number, state.title, {"words": state.words}))
+            try:
+                by_number.update(await self._run_jobs(plan.to_run))
+            finally:
+                self.results = [by_number[n] for n in numbers if n in by_number]
+                self.summary = RunSummary.of(self.results, time.monotonic() - started)
+                self.provider.close()
+            self.events(Event("run_finished", data=self.summary.model_dump()))
+        return self.results
+
+    async def _run_jobs(self, to_run: list[int]) -> dict[int, ChapterResult]:
+        context = RunContext(
+            book=self.book,
+            store=self.store,
+            provider=self.provider,
+            limiter=self.limiter,
+            prompts=PromptBuilder(self.book),
+            events=self.events,
+            max_iterations=self.max_iterations,
+        )
+        loop = asyncio.get_running_loop()
+        results: dict[int, ChapterResult] = {}
+        semaphore = asyncio.Semaphore(self.max_concurrent)
+        running: set[asyncio.Task[ChapterResult]] = set()
+        executor = ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="bookgen-chapter")
+
+        async def run_one(job: ChapterJob) -> ChapterResult:
+            try:
+                return await loop.run_in_executor(executor, job.run)
+            finally:
+                semaphore.release()
+
+        terminate = _on_sigterm(loop)
+        try:
+            # Admit in schedule order; a chapter waits here, not in the executor's
+            # queue, so an interruption has nothing queued to cancel but this loop.
+            for number in to_run:
+                await semaphore.acquire()
+                task = asyncio.create_task(run_one(ChapterJob(context, self.book.chapter(number))))
+                running.add(task)
+                task.add_done_callback(running.discard)
+                task.add_done_callback(partial(_collect, results))
+            if running:
+                await asyncio.wait(set(running))
+        except asyncio.CancelledError:
+            self.interrupted = True
+            await self._stop(context, running)
+            raise
+        finally:
+            terminate()
+            executor.shutdown(wait=not self.interrupted, cancel_futures=True)
+        return results
+
+    async def _stop(
+        self,
+        context: RunContext,
+        running: set[asyncio.Task[ChapterResult]],
+    ) -> None:
+        """Interrupted: stop admitting, tell jobs in flight to give up, and leave every
+        chapter that did not finish as ``pending`` in the manifest."""
+        context.cancel.set()
+        self.provider.interrupt()
+        if running:
+            await asyncio.wait(set(running), timeout=INTERRUPT_GRACE_SECONDS)
+        for state in self.store.manifest.chapters:
+            if state.status == "running":
+                self.store.update_chapter(state.number, status="pending")
+        for task in running:
+            if not task.done():
+                task.cancel()
+
+
+def _collect(results: dict[int, ChapterResult], task: asyncio.Task[ChapterResult]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        result = task.result()
+        results[result.number] = result
+
+
+def _on_sigterm(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Treat SIGTERM like Ctrl-C while jobs run: cancel the coordinator cleanly.
+
+    Returns the function that removes the handler again.
+    """
+    task = asyncio.current_task()
+    if task is None:
+        return lambda: None
+    try:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    except (NotImplementedError, RuntimeError, ValueError):
+        # Not the main thread, or a loop without signal support: Ctrl-C still works.
+        return lambda: None
+    return lambda: None if loop.remove_signal_handler(signal.SIGTERM) else None
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 5] -> '1-3, 5'"""
+    groups: list[list[int]] = []
+    for number in sorted(numbers):
+        if groups and number == groups[-1][1] + 1:
+            groups[-1][1] = number
+        else:
+            groups.append([number, number])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in groups)

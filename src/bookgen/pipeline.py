@@ -1,0 +1,232 @@
+"""One chapter job: prompt -> generate -> analyze -> enhance, until done, then save.
+
+A job runs in a worker thread. Every provider call first takes a permit from the
+run's rate limiter, and its usage is written to the manifest as soon as it returns,
+so a paid call is counted even if the job fails later.
+
+The analysis here is the length check (and the finish reason); the quality issue
+grows ``analyze`` into the analyzer registry and ``enhance`` into revisions.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+from bookgen.errors import JobCancelled
+from bookgen.events import Event, EventSink
+from bookgen.models import (
+    BookSpec,
+    ChapterResult,
+    ChapterSpec,
+    Completion,
+    CompletionRequest,
+    Message,
+)
+from bookgen.prompts import PromptBuilder
+from bookgen.providers.base import Provider
+from bookgen.ratelimit import RateLimiter
+from bookgen.store import BookStore, count_words
+
+# A draft shorter than this share of its target gets a continuation call.
+MIN_LENGTH_RATIO = 0.9
+TOKENS_PER_WORD = 4 / 3
+# Room above the target so a model that runs a little long is not cut off.
+MAX_TOKENS_HEADROOM = 1.5
+
+
+def max_tokens_for(words: int) -> int:
+    return math.ceil(words * TOKENS_PER_WORD * MAX_TOKENS_HEADROOM) + 64
+
+
+@dataclass
+class RunContext:
+    """What every chapter job of one run shares."""
+
+    book: BookSpec
+    store: BookStore
+    provider: Provider
+    limiter: RateLimiter
+    prompts: PromptBuilder
+    events: EventSink
+    max_iterations: int
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class Draft:
+    text: str = ""
+    finish_reason: str = "stop"
+    calls: int = 0
+
+    @property
+    def words(self) -> int:
+        return count_words(self.text)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something wrong with a draft that another call could fix."""
+
+    kind: str
+    message: str
+
+
+class ChapterJob:
+    """Writes one chapter. ``run()`` never raises except for JobCancelled handling
+    inside; every outcome is a ChapterResult and a manifest state.
+
+    >>> job = ChapterJob(context, book.chapters[0])    # doctest: +SKIP
+    >>> job.run().status                               # doctest: +SKIP
+    'completed'
+    """
+
+    def __init__(self, context: RunContext, chapter: ChapterSpec) -> None:
+        self.ctx = context
+        self.chapter = chapter
+        self.target = context.book.target_for(chapter)
+        self.calls = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+
+    # --- the job -----------------------------------------------------------------
+
+    def run(self) -> ChapterResult:
+        ctx, number = self.ctx, self.chapter.number
+        started = time.monotonic()
+        state = ctx.store.manifest.state(number)
+        ctx.store.update_chapter(
+            number,
+            status="running",
+            attempts=state.attempts + 1,
+            started_at=time.time(),
+            error=None,
+        )
+        ctx.events(
+            Event("chapter_started", number, self.chapter.title, {"target_words": self.target})
+        )
+        try:
+            draft = self.write()
+            relpath, digest = ctx.store.write_chapter(self.chapter, draft.text)
+        except JobCancelled:
+            ctx.store.update_chapter(number, status="pending")
+            ctx.events(Event("chapter_interrupted", number, self.chapter.title))
+            return self._result("interrupted", started)
+        except Exception as exc:  # noqa: BLE001 - one chapter's failure must not end the run
+            error = str(exc) or type(exc).__name__
+            ctx.store.update_chapter(
+                number,
+                status="failed",
+                error=error,
+                duration=round(time.monotonic() - started, 3),
+                finished_at=time.time(),
+            )
+            result = self._result("failed", started, error=error)
+            ctx.events(Event("chapter_failed", number, self.chapter.title, self._data(result)))
+            return result
+        seconds = round(time.monotonic() - started, 3)
+        ctx.store.update_chapter(
+            number,
+            status="completed",
+            words=draft.words,
+            file=relpath,
+            sha256=digest,
+            duration=seconds,
+            finished_at=time.time(),
+            provider=ctx.provider.name,
+            model=ctx.provider.model,
+        )
+        short = draft.words < MIN_LENGTH_RATIO * self.target
+        result = self._result("completed", started, words=draft.words, file=relpath, short=short)
+        ctx.events(Event("chapter_completed", number, self.chapter.title, self._data(result)))
+        return result
+
+    def write(self) -> Draft:
+        """Generate, then enhance while the analysis finds the draft unfinished."""
+        draft = Draft()
+        completion = self.generate(self.ctx.prompts.chapter(self.chapter), self.target)
+        draft.text, draft.finish_reason = completion.text.strip(), completion.finish_reason
+        draft.calls = 1
+        while (findings := self.analyze(draft)) and draft.calls < self.ctx.max_iterations:
+            self.enhance(draft, findings)
+        return draft
+
+    def analyze(self, draft: Draft) -> list[Finding]:
+        findings: list[Finding] = []
+        if draft.finish_reason == "length":
+            findings.append(Finding("truncated", "the text stopped at the token limit"))
+        if draft.words < MIN_LENGTH_RATIO * self.target:
+            findings.append(Finding("short", f"{draft.words:,} of about {self.target:,} words"))
+        return findings
+
+    def enhance(self, draft: Draft, findings: list[Finding]) -> None:
+        """Both findings of the length check have one fix: continue the draft."""
+        missing = max(self.target - draft.words, 1)
+        completion = self.generate(self.ctx.prompts.continuation(self.chapter, draft.text), missing)
+        draft.text = draft.text.rstrip() + "\n\n" + completion.text.strip()
+        draft.finish_reason = completion.finish_reason
+        draft.calls += 1
+
+    def generate(self, messages: list[Message], words: int) -> Completion:
+        return self.call(
+            CompletionRequest(
+                messages=messages,
+                max_tokens=max_tokens_for(words),
+                metadata={
+                    "book": self.ctx.store.name,
+                    "chapter": str(self.chapter.number),
+                    "title": self.chapter.title,
+                },
+            )
+        )
+
+    def call(self, request: CompletionRequest) -> Completion:
+        """One provider call: permit, call, and count it in the manifest at once."""
+        ctx = self.ctx
+        if ctx.cancel.is_set():
+            raise JobCancelled("interrupted")
+        ctx.limiter.acquire()
+        if ctx.cancel.is_set():
+            raise JobCancelled("interrupted")
+        completion = ctx.provider.complete(request)
+        self.calls += 1
+        self.prompt_tokens += completion.usage.prompt_tokens
+        self.completion_tokens += completion.usage.completion_tokens
+        ctx.store.add_usage(
+            self.chapter.number,
+            calls=1,
+            prompt_tokens=completion.usage.prompt_tokens,
+            completion_tokens=completion.usage.completion_tokens,
+        )
+        return completion
+
+    # --- results -----------------------------------------------------------------
+
+    def _result(self, status: str, started: float, **extra: object) -> ChapterResult:
+        return ChapterResult.model_validate(
+            {
+                "number": self.chapter.number,
+                "title": self.chapter.title,
+                "status": status,
+                "calls": self.calls,
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "seconds": round(time.monotonic() - started, 3),
+                **extra,
+            }
+        )
+
+    @staticmethod
+    def _data(result: ChapterResult) -> dict[str, object]:
+        data: dict[str, object] = {
+            "words": result.words,
+            "seconds": result.seconds,
+            "calls": result.calls,
+        }
+        if result.error:
+            data["error"] = result.error
+        if result.short:
+            data["short"] = True
+        return data

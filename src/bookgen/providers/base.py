@@ -1,0 +1,163 @@
+"""The provider interface and the registry.
+
+A provider is a class with a few class attributes and one method::
+
+    class EchoProvider(Provider):
+        name = "echo"
+        description = "answers with the prompt"
+        default_model = "echo-1"
+
+        def complete(self, request: CompletionRequest) -> Completion:
+            return Completion(text=request.prompt_text)
+
+registered in a package's ``pyproject.toml``::
+
+    [project.entry-points."bookgen.providers"]
+    echo = "my_package:EchoProvider"
+
+Built-in providers register through the same group. ``complete`` is synchronous:
+it runs inside a chapter job's worker thread, after the rate limiter let it start.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bookgen.errors import ProviderConfigError
+from bookgen.models import Completion, CompletionRequest
+
+ENTRY_POINT_GROUP = "bookgen.providers"
+
+
+class ProviderOptions(BaseModel):
+    """Base for a provider's ``-O KEY=VALUE`` options; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Provider(ABC):
+    """Base class of every provider. Subclasses set the class attributes and ``complete``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    default_model: ClassVar[str]
+    # Environment variable holding the API key, or None for keyless providers.
+    key_env: ClassVar[str | None] = None
+    # True for providers whose text is not written by a model (shown to the user).
+    simulated: ClassVar[bool] = False
+    options_model: ClassVar[type[ProviderOptions]] = ProviderOptions
+
+    def __init__(self, *, model: str | None = None, options: ProviderOptions | None = None) -> None:
+        self.model = model or self.default_model
+        self.options = options if options is not None else self.options_model()
+        # Set when the run is interrupted; long waits inside ``complete`` should watch it.
+        self.interrupted = threading.Event()
+
+    @abstractmethod
+    def complete(self, request: CompletionRequest) -> Completion:
+        """Answer one request. Raise ProviderError (or a subclass) on failure."""
+
+    def interrupt(self) -> None:
+        """Ask calls in flight to give up soon (Ctrl-C). Subclasses may do more."""
+        self.interrupted.set()
+
+    def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
+        """Release connections and models at the end of a run."""
+
+    @classmethod
+    def readiness(cls) -> tuple[bool, str]:
+        """Whether the provider can run here, and what it needs if not."""
+        return True, "ready"
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    name: str
+    description: str
+    needs: str
+    ready: bool
+    status: str
+    simulated: bool
+
+
+def available_providers() -> dict[str, type[Provider]]:
+    """Every provider registered in the ``bookgen.providers`` entry-point group."""
+    found: dict[str, type[Provider]] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            cls = entry.load()
+        except Exception:  # noqa: BLE001 - a broken plugin must not break bookgen
+            continue
+        if isinstance(cls, type) and issubclass(cls, Provider):
+            found[entry.name] = cls
+    if "sim" not in found:
+        # Running from a source tree that was never installed: entry points are
+        # absent, but the built-ins are importable.
+        from bookgen.providers.sim import SimProvider
+
+        found.setdefault("sim", SimProvider)
+    return dict(sorted(found.items()))
+
+
+def provider_class(name: str) -> type[Provider]:
+    providers = available_providers()
+    if name not in providers:
+        known = ", ".join(providers)
+        raise ProviderConfigError(f"unknown provider {name!r}; known providers: {known}")
+    return providers[name]
+
+
+def parse_provider_options(cls: type[Provider], pairs: list[str]) -> ProviderOptions:
+    """Turn ``["latency=0.2", "seed=7"]`` into the provider's validated options."""
+    raw: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ProviderConfigError(f"-O expects KEY=VALUE, got {pair!r}")
+        raw[key.strip()] = value.strip()
+    try:
+        return cls.options_model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        known = ", ".join(cls.options_model.model_fields) or "none"
+        if first["type"] == "extra_forbidden":
+            message = f"-O {key}: unknown option for provider {cls.name!r}; known: {known}"
+        else:
+            message = f"-O {key}: {first['msg']}"
+        raise ProviderConfigError(message) from exc
+
+
+def create_provider(
+    name: str, *, model: str | None = None, options: list[str] | None = None
+) -> Provider:
+    cls = provider_class(name)
+    parsed = parse_provider_options(cls, options or [])
+    ready, status = cls.readiness()
+    if not ready:
+        raise ProviderConfigError(f"provider {name!r} is not ready: {status}")
+    return cls(model=model, options=parsed)
+
+
+def provider_infos() -> list[ProviderInfo]:
+    infos = []
+    for name, cls in available_providers().items():
+        ready, status = cls.readiness()
+        needs = f"API key in ${cls.key_env}" if cls.key_env else "nothing"
+        infos.append(
+            ProviderInfo(
+                name=name,
+                description=cls.description,
+                needs=needs,
+                ready=ready,
+                status=status,
+                simulated=cls.simulated,
+            )
+        )
+    return infos

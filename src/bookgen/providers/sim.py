@@ -1,0 +1,170 @@
+"""``sim``: a simulated LLM for tests, demos of the machinery and benchmarks.
+
+It is not a model. It writes varied English prose of the length the prompt asks
+for ("about 1,200 words"), deterministically for a seed and a prompt, after
+sleeping ``latency`` (+ up to ``jitter``) seconds. ``fail_rate`` makes a share of
+calls fail with a transient error, deterministically too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import threading
+import time
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from pydantic import Field
+
+from bookgen.errors import JobCancelled, TransientProviderError
+from bookgen.models import Completion, CompletionRequest, FinishReason, Usage
+from bookgen.providers.base import Provider, ProviderOptions
+
+# Word counts in prompts: "about 1,500 words", "roughly 300 more words".
+_TARGET = re.compile(r"\b(\d[\d,]*)\s+(?:more\s+)?words\b", re.IGNORECASE)
+WORDS_PER_TOKEN = 0.75
+
+
+class SimOptions(ProviderOptions):
+    latency: float = Field(default=0.0, ge=0)
+    jitter: float = Field(default=0.0, ge=0)
+    seed: int = 0
+    fail_rate: float = Field(default=0.0, ge=0, le=1)
+
+
+@cache
+def _corpus() -> dict[str, Any]:
+    text = resources.files("bookgen.providers").joinpath("sim_corpus.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count (about 4 characters a token) for providers that report none."""
+    return max(1, (len(text) + 3) // 4)
+
+
+def requested_words(request: CompletionRequest) -> int:
+    """The word count the last user message asks for, else what max_tokens allows."""
+    for message in reversed(request.messages):
+        if message.role == "user":
+            matches = _TARGET.findall(message.content)
+            if matches:
+                return max(1, int(matches[-1].replace(",", "")))
+            break
+    return max(1, int(request.max_tokens * WORDS_PER_TOKEN))
+
+
+class SimProvider(Provider):
+    """Deterministic fake prose with configurable latency and failures.
+
+    >>> from bookgen.models import CompletionRequest, Message
+    >>> sim = SimProvider()
+    >>> req = CompletionRequest(messages=[Message(role="user", content="Write about 50 words.")],
+    ...                         max_tokens=200)
+    >>> len(sim.complete(req).text.split())
+    50
+    """
+
+    name = "sim"
+    description = "simulated text for tests and demos (not a model)"
+    default_model = "sim-prose-1"
+    simulated = True
+    options_model = SimOptions
+
+    def __init__(self, *, model: str | None = None, options: ProviderOptions | None = None) -> None:
+        super().__init__(model=model, options=options)
+        assert isinstance(self.options, SimOptions)
+        self.settings: SimOptions = self.options
+        self._lock = threading.Lock()
+        self._seen: dict[str, int] = {}
+        self.calls = 0
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        key = hashlib.sha256(
+            f"{self.settings.seed}\x00{self.model}\x00{request.prompt_text}".encode()
+        ).hexdigest()
+        with self._lock:
+            self.calls += 1
+            attempt = self._seen.get(key, 0)
+            self._seen[key] = attempt + 1
+        rng = random.Random(f"{key}:{attempt}")
+        delay = self.settings.latency + rng.uniform(0, self.settings.jitter)
+        started = time.monotonic()
+        if delay > 0 and self.interrupted.wait(delay):
+            raise JobCancelled("interrupted")
+        if rng.random() < self.settings.fail_rate:
+            raise TransientProviderError("simulated server error (sim fail_rate)")
+        words = requested_words(request)
+        capacity = max(1, int(request.max_tokens * WORDS_PER_TOKEN))
+        finish: FinishReason = "stop"
+        # Past the limit, write on and cut, so the text really stops mid-sentence.
+        text = write_prose(words if words <= capacity else capacity + 40, key, request)
+        if words > capacity:
+            text = " ".join(text.split()[:capacity])
+            finish = "length"
+        return Completion(
+            text=text,
+            finish_reason=finish,
+            usage=Usage(
+                prompt_tokens=estimate_tokens(request.prompt_text),
+                completion_tokens=estimate_tokens(text),
+            ),
+            latency=time.monotonic() - started,
+            provider=self.name,
+            model=self.model,
+        )
+
+
+def write_prose(target: int, seed: str, request: CompletionRequest) -> str:
+    """About ``target`` words of paragraphs; ends on a whole sentence at ``target`` exactly
+    when possible (the last sentence is trimmed to land on the count)."""
+    corpus = _corpus()
+    rng = random.Random(seed)
+    topic = request.metadata.get("title", "what had happened").lower()
+    names: list[str] = rng.sample(corpus["names"], 2)
+    paragraphs: list[str] = []
+    total = 0
+    while total < target:
+        size = rng.randint(3, 7)
+        sentences: list[str] = []
+        use_dialogue = rng.random() < 0.3
+        for index in range(size):
+            pool = corpus["dialogue"] if use_dialogue and index == 0 else corpus["templates"]
+            sentences.append(_fill(rng.choice(pool), corpus, rng, names, topic))
+        paragraph = " ".join(sentences)
+        words = paragraph.split()
+        if total + len(words) > target:
+            words = words[: target - total]
+            paragraph = " ".join(words).rstrip(",;:")
+            if not paragraph.endswith((".", "!", "?", '"')):
+                paragraph += "."
+        paragraphs.append(paragraph)
+        total += len(words)
+    return "\n\n".join(paragraphs)
+
+
+def _fill(
+    template: str, corpus: dict[str, Any], rng: random.Random, names: list[str], topic: str
+) -> str:
+    name, other = (names[0], names[1]) if rng.random() < 0.7 else (names[1], names[0])
+    values = {
+        "name": name,
+        "other": other,
+        "pronoun": "she" if name in {"Mara", "Elin", "Ada", "Lena", "Nell", "Ivy"} else "he",
+        "topic": topic,
+        "place": rng.choice(corpus["places"]),
+        "object": rng.choice(corpus["objects"]),
+        "adj": rng.choice(corpus["adjectives"]),
+        "weather": rng.choice(corpus["weather"]),
+        "feeling": rng.choice(corpus["feelings"]),
+        "sound": rng.choice(corpus["sounds"]),
+    }
+    values["possessive"] = "her" if values["pronoun"] == "she" else "his"
+    values["pronoun_cap"] = values["pronoun"].capitalize()
+    sentence = template.format(**values)
+    return sentence[0].upper() + sentence[1:]

@@ -1,0 +1,342 @@
+"""The book folder: paths, atomic writes, the manifest, the lock, resume decisions.
+
+Layout of ``<output-dir>/<book-name>/``::
+
+    manifest.json        per-chapter state, rewritten after every state change
+    outline.json         the parsed outline as used by the last run
+    chapters/NN-slug.md  one Markdown file per finished chapter
+    .lock                held (flock) by the process generating the book
+
+Every file is written atomically (temp file in the same folder, fsync, rename), so
+a kill -9 at any instant leaves each file either old or new, never partial.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bookgen.errors import BookLockedError, BookNameError, BookNotFoundError, ManifestError
+from bookgen.models import BookSpec, ChapterSpec, ChapterState, Manifest
+
+MANIFEST = "manifest.json"
+OUTLINE = "outline.json"
+CHAPTERS = "chapters"
+LOCK = ".lock"
+
+
+def slugify(text: str, *, max_length: int = 60) -> str:
+    """ASCII, lower-case, hyphen-separated; never empty."""
+    normalized = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", normalized.lower()).strip("-")
+    return slug[:max_length].rstrip("-") or "untitled"
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename is durable only once the directory entry is on disk.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def validate_book_name(name: str) -> str:
+    if not name or not name.strip():
+        raise BookNameError("--book-name is empty")
+    if "/" in name or "\\" in name or os.sep in name:
+        raise BookNameError(f"--book-name {name!r} contains a path separator; use a plain name")
+    if name in {".", ".."} or ".." in name:
+        raise BookNameError(f"--book-name {name!r} contains '..'; use a plain name")
+    if name.startswith("."):
+        raise BookNameError(f"--book-name {name!r} starts with '.'; use a plain name")
+    if "\x00" in name:
+        raise BookNameError("--book-name contains a NUL character")
+    return name
+
+
+@dataclass(frozen=True)
+class ResumePlan:
+    """Which chapters a run will generate and which it skips, and why."""
+
+    to_run: list[int]
+    skipped: list[int]
+    # Chapters whose completed text is regenerated, with the reason (shown to the user).
+    reasons: dict[int, str]
+
+
+class BookStore:
+    """One book folder. Thread-safe: chapter jobs update the manifest from worker threads.
+
+    >>> store = BookStore("books", "my-book")          # doctest: +SKIP
+    >>> with store.locked():                           # doctest: +SKIP
+    ...     manifest = store.prepare(book, source="outline.md")
+    """
+
+    def __init__(self, output_dir: str | Path, book_name: str) -> None:
+        self.output_dir = Path(output_dir)
+        self.name = validate_book_name(book_name)
+        self.root = self.output_dir / self.name
+        self._lock = threading.RLock()
+        self._manifest: Manifest | None = None
+
+    # --- paths -------------------------------------------------------------------
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def chapters_dir(self) -> Path:
+        return self.root / CHAPTERS
+
+    def chapter_relpath(self, chapter: ChapterSpec) -> str:
+        return f"{CHAPTERS}/{chapter.number:02d}-{slugify(chapter.title)}.md"
+
+    # --- folder and lock ---------------------------------------------------------
+
+    def ensure_folder(self) -> None:
+        if self.output_dir.exists() and not self.output_dir.is_dir():
+            raise BookNameError(f"--output-dir {self.output_dir} is a file, not a folder")
+        if self.root.exists() and not self.root.is_dir():
+            raise BookNameError(f"book path {self.root} exists and is not a folder")
+        try:
+            self.chapters_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BookNameError(
+                f"cannot create the book folder: {exc.strerror}", where=self.root
+            ) from exc
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the book's exclusive lock. A lock left by a killed process is taken over.
+
+        flock() locks die with their process, so a stale ``.lock`` file never blocks;
+        its content (the holder's pid) only serves the error message.
+        """
+        self.ensure_folder()
+        path = self.root / LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                raise BookLockedError(
+                    f"book {self.name!r} is being generated by process {holder}; "
+                    "wait for it to finish or stop it",
+                    where=self.root,
+                ) from exc
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    # --- manifest ----------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def load(self) -> Manifest:
+        """Read manifest.json; a missing book is BookNotFoundError, a broken one ManifestError."""
+        if not self.root.is_dir() or not self.manifest_path.is_file():
+            raise BookNotFoundError(
+                f"no book named {self.name!r} in {self.output_dir}", where=self.manifest_path
+            )
+        try:
+            raw = self.manifest_path.read_text(encoding="utf-8")
+            manifest = Manifest.model_validate_json(raw)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ManifestError(f"cannot read manifest: {exc}", where=self.manifest_path) from exc
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(part) for part in first["loc"])
+            raise ManifestError(
+                f"manifest is not valid: {loc}: {first['msg']}", where=self.manifest_path
+            ) from exc
+        with self._lock:
+            self._manifest = manifest
+        return manifest
+
+    @property
+    def manifest(self) -> Manifest:
+        if self._manifest is None:
+            raise RuntimeError("manifest not loaded; call prepare() or load() first")
+        return self._manifest
+
+    def save(self) -> None:
+        with self._lock:
+            manifest = self.manifest
+            manifest.updated_at = time.time()
+            atomic_write_text(self.manifest_path, manifest.model_dump_json(indent=2) + "\n")
+
+    def update_chapter(self, number: int, **changes: Any) -> ChapterState:
+        """Apply ``changes`` to one chapter's state and rewrite the manifest at once."""
+        with self._lock:
+            state = self.manifest.state(number)
+            for key, value in changes.items():
+                setattr(state, key, value)
+            self.save()
+            return state.model_copy()
+
+    def add_usage(
+        self, number: int, *, calls: int, prompt_tokens: int, completion_tokens: int
+    ) -> None:
+        """Count a finished provider call against its chapter, before anything else can fail."""
+        with self._lock:
+            state = self.manifest.state(number)
+            state.calls += calls
+            state.prompt_tokens += prompt_tokens
+            state.completion_tokens += completion_tokens
+            self.save()
+
+    def prepare(self, book: BookSpec, *, source: str | Path) -> Manifest:
+        """Create or reconcile the manifest with ``book`` and save outline.json.
+
+        Chapters left ``running`` by a crash become ``pending``, unless their file was
+        written during that run (the crash hit between saving the text and the
+        manifest): then the text is adopted, not paid for again.
+        """
+        with self._lock:
+            now = time.time()
+            old: dict[int, ChapterState] = {}
+            created = now
+            if self.exists():
+                previous = self.load()
+                old = {state.number: state for state in previous.chapters}
+                created = previous.created_at
+            states = [
+                self._reconcile(book, chapter, old.get(chapter.number)) for chapter in book.chapters
+            ]
+            self._manifest = Manifest(
+                book=self.name,
+                title=book.title,
+                source=str(source),
+                created_at=created,
+                updated_at=now,
+                chapters=states,
+            )
+            atomic_write_text(self.root / OUTLINE, book.model_dump_json(indent=2) + "\n")
+            self.save()
+            return self._manifest
+
+    def _reconcile(
+        self, book: BookSpec, chapter: ChapterSpec, old: ChapterState | None
+    ) -> ChapterState:
+        spec_hash = book.spec_hash(chapter)
+        if old is None:
+            return ChapterState(number=chapter.number, title=chapter.title, spec_hash=spec_hash)
+        state = old.model_copy()
+        state.title = chapter.title
+        if state.status == "running":
+            state.status = "pending"
+            path = self.root / self.chapter_relpath(chapter)
+            started = old.started_at or 0.0
+            if old.spec_hash == spec_hash and path.is_file() and path.stat().st_mtime >= started:
+                text = path.read_text(encoding="utf-8")
+                state.status = "completed"
+                state.file = self.chapter_relpath(chapter)
+                state.sha256 = sha256_text(text)
+                state.words = count_words(_body(text))
+                state.error = None
+        return state
+
+    def plan(self, book: BookSpec, requested: list[int], *, force: bool) -> ResumePlan:
+        """Decide which of ``requested`` to generate. A completed chapter whose file
+        exists and whose spec is unchanged is skipped unless ``force``."""
+        to_run: list[int] = []
+        skipped: list[int] = []
+        reasons: dict[int, str] = {}
+        for number in requested:
+            chapter = book.chapter(number)
+            state = self.manifest.state(number)
+            if state.status != "completed":
+                to_run.append(number)
+                continue
+            if force:
+                reasons[number] = "--force"
+            elif state.spec_hash != book.spec_hash(chapter):
+                reasons[number] = "its outline entry changed"
+            elif not state.file or not (self.root / state.file).is_file():
+                reasons[number] = "its file is missing"
+            else:
+                skipped.append(number)
+                continue
+            to_run.append(number)
+        return ResumePlan(to_run=to_run, skipped=skipped, reasons=reasons)
+
+    def write_chapter(self, chapter: ChapterSpec, text: str) -> tuple[str, str]:
+        """Save a finished chapter; returns (relative path, sha256 of the file)."""
+        relpath = self.chapter_relpath(chapter)
+        content = f"# Chapter {chapter.number}: {chapter.title}\n\n{text.strip()}\n"
+        atomic_write_text(self.root / relpath, content)
+        return relpath, sha256_text(content)
+
+
+def _body(chapter_file_text: str) -> str:
+    """The chapter text without its ``# Chapter N: Title`` heading."""
+    lines = chapter_file_text.splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join(lines)
+
+
+def read_chapter_body(path: Path) -> str:
+    return _body(path.read_text(encoding="utf-8"))
+
+
+def dumps_json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from bookgen.ratelimit import NoLimit, SlidingWindowLimiter, make_limiter
+from tests.conftest import FakeClock
+
+
+def wait_until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.001)
+
+
+def max_in_window(starts: list[float], period: float) -> int:
+    starts = sorted(starts)
+    best = 0
+    j = 0
+    for i, start in enumerate(starts):
+        while start - starts[j] >= period:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+def test_many_threads_never_exceed_the_window() -> None:
+    starts: list[float] = []
+    lock = threading.Lock()
+
+    def record(at: float) -> None:
+        with lock:
+            starts.append(at)
+
+    limiter = SlidingWindowLimiter(calls=10, period=0.1, on_start=record)
+    threads = [threading.Thread(target=limiter.acquire) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(starts) == 50
+    assert limiter.started == 50
+    assert max_in_window(starts, 0.1) == 10
+
+
+def test_max_in_window_helper_sees_a_violation() -> None:
+    assert max_in_window([0.0, 0.05, 0.099, 0.1], 0.1) == 3
+    assert max_in_window([0.0, 0.01, 0.02], 0.1) == 3
+
+
+def test_fake_clock_window_and_fifo_order(fake_clock: FakeClock) -> None:
+    limiter = SlidingWindowLimiter(calls=2, period=10.0, clock=fake_clock)
+    order: list[int] = []
+
+    def worker(index: int) -> None:
+        limiter.acquire()
+        order.append(index)
+
+    threads = []
+    for index in range(5):
+        thread = threading.Thread(target=worker, args=(index,))
+        thread.start()
+        threads.append(thread)
+        # Queue them one by one so the arrival order is known.
+        wait_until(lambda i=index: len(order) + limiter.waiting == i + 1)
+    assert order == [0, 1]
+    assert limiter.waiting == 3
+    fake_clock.advance(9.99)
+    time.sleep(0.02)
+    assert order == [0, 1]
+    fake_clock.advance(0.01)
+    wait_until(lambda: len(order) == 4)
+    assert order == [0, 1, 2, 3]
+    fake_clock.advance(10.0)
+    wait_until(lambda: len(order) == 5)
+    assert order == [0, 1, 2, 3, 4]
+    for thread in threads:
+        thread.join(5)
+
+
+def test_pause_holds_every_caller(fake_clock: FakeClock) -> None:
+    limiter = SlidingWindowLimiter(calls=100, period=1.0, clock=fake_clock)
+    limiter.pause(5.0)
+    done: list[int] = []
+    threads = [threading.Thread(target=lambda: (limiter.acquire(), done.append(1))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: limiter.waiting == 3)
+    fake_clock.advance(4.0)
+    time.sleep(0.02)
+    assert done == []
+    fake_clock.advance(1.0)
+    wait_until(lambda: len(done) == 3)
+    for thread in threads:
+        thread.join(5)
+
+
+def test_no_limit_passes_at_once_but_honours_a_pause(fake_clock: FakeClock) -> None:
+    limiter = NoLimit(clock=fake_clock)
+    for _ in range(1000):
+        limiter.acquire()
+    limiter.pause(2.0)
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (limiter.acquire(), done.set()))
+    thread.start()
+    time.sleep(0.02)
+    assert not done.is_set()
+    fake_clock.advance(2.0)
+    assert done.wait(5)
+    thread.join(5)
+
+
+async def test_acquire_async_does_not_block_the_loop(fake_clock: FakeClock) -> None:
+    import asyncio
+
+    limiter = SlidingWindowLimiter(calls=1, period=10.0, clock=fake_clock)
+    await limiter.acquire_async()
+    waiter = asyncio.create_task(limiter.acquire_async())
+    await asyncio.sleep(0.02)
+    assert not waiter.done()  # the loop kept running while the permit was awaited
+    fake_clock.advance(10.0)
+    await asyncio.wait_for(waiter, 5)
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError):
+        SlidingWindowLimiter(calls=0, period=1.0)
+    with pytest.raises(ValueError):
+        SlidingWindowLimiter(calls=1, period=0)
+    assert isinstance(make_limiter(None, 60.0), NoLimit)
+    assert isinstance(make_limiter(5, 60.0), SlidingWindowLimiter)
