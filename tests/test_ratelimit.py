@@ -85,7 +85,9 @@ def test_pause_holds_every_caller(fake_clock: FakeClock) -> None:
     limiter = SlidingWindowLimiter(calls=100, period=1.0, clock=fake_clock)
     limiter.pause(5.0)
     done: list[int] = []
-    threads = [threading.Thread(target=lambda: (limiter.acquire(), done.append(1))) for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: (limiter.acquire(), done.append(1))) for _ in range(3)
+    ]
     for thread in threads:
         thread.start()
     wait_until(lambda: limiter.waiting == 3)

@@ -59,6 +59,8 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates 0600; book files are ordinary documents.
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
             handle.flush()
@@ -250,6 +252,8 @@ class BookStore:
         written during that run (the crash hit between saving the text and the
         manifest): then the text is adopted, not paid for again.
         """
+        self.ensure_folder()
+        self._sweep_temp_files()
         with self._lock:
             now = time.time()
             old: dict[int, ChapterState] = {}
@@ -272,6 +276,12 @@ class BookStore:
             atomic_write_text(self.root / OUTLINE, book.model_dump_json(indent=2) + "\n")
             self.save()
             return self._manifest
+
+    def _sweep_temp_files(self) -> None:
+        """Remove temp files a killed writer left behind (call with the lock held)."""
+        for folder in (self.root, self.chapters_dir):
+            for path in folder.glob(".*.tmp"):
+                path.unlink(missing_ok=True)
 
     def _reconcile(
         self, book: BookSpec, chapter: ChapterSpec, old: ChapterState | None

@@ -126,16 +126,15 @@ def write_prose(target: int, seed: str, request: CompletionRequest) -> str:
     corpus = _corpus()
     rng = random.Random(seed)
     topic = request.metadata.get("title", "what had happened").lower()
-    names: list[str] = rng.sample(corpus["names"], 2)
+    names = cast_names(request, corpus, rng)
     paragraphs: list[str] = []
     total = 0
     while total < target:
-        size = rng.randint(3, 7)
-        sentences: list[str] = []
-        use_dialogue = rng.random() < 0.3
-        for index in range(size):
-            pool = corpus["dialogue"] if use_dialogue and index == 0 else corpus["templates"]
-            sentences.append(_fill(rng.choice(pool), corpus, rng, names, topic))
+        # Templates are drawn without replacement so a paragraph never repeats one.
+        templates = rng.sample(corpus["templates"], rng.randint(3, 7))
+        if rng.random() < 0.3:
+            templates[0] = rng.choice(corpus["dialogue"])
+        sentences = [_fill(template, corpus, rng, names, topic) for template in templates]
         paragraph = " ".join(sentences)
         words = paragraph.split()
         if total + len(words) > target:
@@ -148,6 +147,19 @@ def write_prose(target: int, seed: str, request: CompletionRequest) -> str:
     return "\n\n".join(paragraphs)
 
 
+def cast_names(request: CompletionRequest, corpus: dict[str, Any], rng: random.Random) -> list[str]:
+    """Two character names: the outline's own when the chapter prompt names people."""
+    prompt = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+    skip = set(corpus["not_names"]) | set(request.metadata.get("title", "").split())
+    counts: dict[str, int] = {}
+    for word in re.findall(r"\b[A-Z][a-z]{2,}\b", prompt):
+        if word not in skip:
+            counts[word] = counts.get(word, 0) + 1
+    found = sorted(counts, key=lambda name: (-counts[name], name))[:2]
+    spare = [name for name in corpus["names"] if name not in found]
+    return found + rng.sample(spare, 2 - len(found))
+
+
 def _fill(
     template: str, corpus: dict[str, Any], rng: random.Random, names: list[str], topic: str
 ) -> str:
@@ -155,7 +167,7 @@ def _fill(
     values = {
         "name": name,
         "other": other,
-        "pronoun": "she" if name in {"Mara", "Elin", "Ada", "Lena", "Nell", "Ivy"} else "he",
+        "pronoun": _pronoun(name, corpus),
         "topic": topic,
         "place": rng.choice(corpus["places"]),
         "object": rng.choice(corpus["objects"]),
@@ -164,7 +176,13 @@ def _fill(
         "feeling": rng.choice(corpus["feelings"]),
         "sound": rng.choice(corpus["sounds"]),
     }
-    values["possessive"] = "her" if values["pronoun"] == "she" else "his"
+    values["possessive"] = {"she": "her", "he": "his"}.get(values["pronoun"], "their")
     values["pronoun_cap"] = values["pronoun"].capitalize()
     sentence = template.format(**values)
     return sentence[0].upper() + sentence[1:]
+
+
+def _pronoun(name: str, corpus: dict[str, Any]) -> str:
+    if name in corpus["female_names"]:
+        return "she"
+    return "he" if name in corpus["names"] else "they"

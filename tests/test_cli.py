@@ -1,0 +1,250 @@
+"""The `bookgen` command end to end, in process, with the sim provider."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bookgen.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def gen(outline: Path, tmp_path: Path, *extra: str) -> list[str]:
+    return [
+        "generate",
+        "--source",
+        str(outline),
+        "--output-dir",
+        str(tmp_path / "books"),
+        "--progress",
+        "plain",
+        *extra,
+    ]
+
+
+def status_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str = "the-test-book"
+) -> dict:  # type: ignore[type-arg]
+    code, out, _ = run(
+        capsys, "status", "--book-name", name, "--output-dir", str(tmp_path / "books"), "--json"
+    )
+    assert code == 0
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_generate_status_rerun_and_repair(
+    capsys: pytest.CaptureFixture[str], outline: Path, tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, *gen(outline, tmp_path, "--max-concurrent", "3"))
+    assert code == 0
+    assert out.splitlines()[0].startswith(
+        "The Test Book: 4 completed, 0 failed, 0 skipped | 1,200 words | 4 calls | "
+    )
+    assert out.splitlines()[1] == f"book folder: {tmp_path / 'books' / 'the-test-book'}"
+    assert err.splitlines()[:2] == [
+        "The Test Book: 4 chapters to write, 0 already done, provider sim (sim-prose-1), up to 3 at a time",
+        "note: provider sim writes simulated text, not a model's: use it to try the machinery",
+    ]
+    assert sum(line.startswith("completed chapter ") for line in err.splitlines()) == 4
+    book = tmp_path / "books" / "the-test-book"
+    files = sorted(p.name for p in (book / "chapters").iterdir())
+    assert files == ["01-arrival.md", "02-the-mill.md", "03-the-storm.md", "04-departure.md"]
+    assert (
+        (book / "chapters" / "03-the-storm.md").read_text().startswith("# Chapter 3: The Storm\n\n")
+    )
+
+    data = status_json(capsys, tmp_path)
+    assert data["book"] == "the-test-book"
+    assert data["title"] == "The Test Book"
+    assert [
+        (c["number"], c["status"], c["words"], c["calls"], c["file"]) for c in data["chapters"]
+    ] == [
+        (1, "completed", 300, 1, "chapters/01-arrival.md"),
+        (2, "completed", 300, 1, "chapters/02-the-mill.md"),
+        (3, "completed", 300, 1, "chapters/03-the-storm.md"),
+        (4, "completed", 300, 1, "chapters/04-departure.md"),
+    ]
+    assert data["totals"]["completed"] == 4
+    assert data["totals"]["words"] == 1200
+    assert data["totals"]["calls"] == 4
+    assert all(c["prompt_tokens"] > 0 and c["completion_tokens"] > 0 for c in data["chapters"])
+
+    # A second run pays for nothing.
+    code, out, err = run(capsys, *gen(outline, tmp_path))
+    assert code == 0
+    assert "0 completed, 0 failed, 4 skipped | 0 words | 0 calls" in out
+    assert status_json(capsys, tmp_path)["totals"]["calls"] == 4
+
+    # A deleted chapter file is written again, and only that one.
+    (book / "chapters" / "02-the-mill.md").unlink()
+    code, out, err = run(capsys, *gen(outline, tmp_path))
+    assert code == 0
+    assert "1 completed, 0 failed, 3 skipped | 300 words | 1 call | " in out
+    assert "note: chapter 2: regenerating: its file is missing" in err
+    assert (book / "chapters" / "02-the-mill.md").is_file()
+    after = status_json(capsys, tmp_path)
+    assert [c["calls"] for c in after["chapters"]] == [1, 2, 1, 1]
+
+
+def test_status_table(capsys: pytest.CaptureFixture[str], outline: Path, tmp_path: Path) -> None:
+    assert run(capsys, *gen(outline, tmp_path, "--chapters", "2", "3"))[0] == 0
+    code, out, _ = run(
+        capsys, "status", "--book-name", "the-test-book", "--output-dir", str(tmp_path / "books")
+    )
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[1].split() == ["#", "title", "status", "words", "calls", "seconds", "error"]
+    assert lines[3].split()[:5] == ["1", "Arrival", "pending", "0", "0"]
+    assert lines[4].split()[:6] == ["2", "The", "Mill", "completed", "300", "1"]
+    assert lines[-1].split()[:4] == ["total", "2/4", "completed", "600"]
+
+
+def test_json_events_only_on_stdout(
+    capsys: pytest.CaptureFixture[str], outline: Path, tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, *gen(outline, tmp_path, "--json", "--chapters", "1", "4"))
+    assert code == 0
+    assert err == ""
+    events = [json.loads(line) for line in out.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
+    assert sorted(kinds[1:-1]) == ["chapter_completed"] * 2 + ["chapter_started"] * 2
+    done = {e["chapter"]: e for e in events if e["event"] == "chapter_completed"}
+    assert set(done) == {1, 4}
+    assert all(e["words"] == 300 and e["calls"] == 1 and e["seconds"] >= 0 for e in done.values())
+    assert events[-1]["completed"] == 2 and events[-1]["calls"] == 2
+
+
+def test_sim_failures_give_exit_1_and_resume(
+    capsys: pytest.CaptureFixture[str], outline: Path, tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, *gen(outline, tmp_path, "-O", "fail_rate=1"))
+    assert code == 1
+    assert "0 completed, 4 failed" in out
+    assert 'failed    chapter 1 "Arrival": simulated server error (sim fail_rate)' in err
+    assert "4 chapters failed; run `bookgen generate" in out
+    data = status_json(capsys, tmp_path)
+    assert [c["error"] for c in data["chapters"]] == ["simulated server error (sim fail_rate)"] * 4
+    code, out, _ = run(capsys, *gen(outline, tmp_path))
+    assert code == 0
+    assert "4 completed, 0 failed, 0 skipped" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--max-concurrent", "0"], "error: --max-concurrent must be at least 1, got 0"),
+        (["--max-concurrent", "-3"], "error: --max-concurrent must be at least 1, got -3"),
+        (["--rate-limit-calls", "0"], "error: --rate-limit-calls must be at least 1, got 0"),
+        (["--rate-limit-period", "0"], "error: --rate-limit-period must be greater than 0, got 0"),
+        (["--max-iterations", "0"], "error: --max-iterations must be at least 1, got 0"),
+        (
+            ["--max-concurrent", "many"],
+            "error: argument --max-concurrent: invalid int value: 'many'",
+        ),
+        (["--provider", "nope"], "error: unknown provider 'nope'; known providers: sim"),
+        (["-O", "latency"], "error: -O expects KEY=VALUE, got 'latency'"),
+        (
+            ["-O", "colour=red"],
+            "error: -O colour: unknown option for provider 'sim'; known: latency, jitter, seed, fail_rate",
+        ),
+        (["-O", "latency=-1"], "error: -O latency: Input should be greater than or equal to 0"),
+        (
+            ["--book-name", "../escape"],
+            "error: --book-name '../escape' contains a path separator; use a plain name",
+        ),
+        (["--book-name", ".."], "error: --book-name '..' contains '..'; use a plain name"),
+        (["--book-name", ""], "error: --book-name is empty"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(
+    capsys: pytest.CaptureFixture[str],
+    outline: Path,
+    tmp_path: Path,
+    extra: list[str],
+    message: str,
+) -> None:
+    code, out, err = run(capsys, *gen(outline, tmp_path, *extra))
+    assert (code, out, err) == (2, "", message + "\n")
+    assert not (tmp_path / "books").exists()
+
+
+def test_chapters_not_in_outline(
+    capsys: pytest.CaptureFixture[str], outline: Path, tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, *gen(outline, tmp_path, "--chapters", "2", "9"))
+    assert (code, out) == (2, "")
+    assert err == f"error: --chapters: 9 not in the outline (it has chapters 1-4) ({outline})\n"
+    assert not (tmp_path / "books").exists()
+
+
+def test_output_dir_is_a_file(
+    capsys: pytest.CaptureFixture[str], outline: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "books").write_text("I am a file")
+    code, out, err = run(capsys, *gen(outline, tmp_path))
+    assert (code, out) == (2, "")
+    assert err == f"error: --output-dir {tmp_path / 'books'} is a file, not a folder\n"
+    assert (tmp_path / "books").read_text() == "I am a file"
+
+
+def test_missing_source(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(
+        capsys, "generate", "--source", str(tmp_path / "nope.md"), "--output-dir", str(tmp_path)
+    )
+    assert (code, out) == (2, "")
+    assert err.startswith("error: outline file not found")
+    assert len(err.splitlines()) == 1
+
+
+def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "generate") == (
+        2,
+        "",
+        "error: the following arguments are required: --source\n",
+    )
+    assert run(capsys, "frobnicate")[0] == 2
+    assert run(capsys)[0] == 2
+
+
+def test_status_of_unknown_book(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, "status", "--book-name", "ghost", "--output-dir", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert (
+        err
+        == f"error: no book named 'ghost' in {tmp_path} ({tmp_path / 'ghost' / 'manifest.json'})\n"
+    )
+
+
+def test_providers(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "providers")
+    assert code == 0
+    assert out == "sim  ready; needs nothing; simulated text for tests and demos (not a model)\n"
+    code, out, _ = run(capsys, "providers", "--json")
+    assert json.loads(out) == [
+        {
+            "name": "sim",
+            "description": "simulated text for tests and demos (not a model)",
+            "needs": "nothing",
+            "ready": True,
+            "status": "ready",
+            "simulated": True,
+        }
+    ]
+
+
+def test_raise_errors_env_shows_the_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bookgen.errors import OutlineError
+
+    monkeypatch.setenv("BOOKGEN_RAISE_ERRORS", "1")
+    with pytest.raises(OutlineError):
+        main(["generate", "--source", str(tmp_path / "nope.md")])

@@ -1,0 +1,196 @@
+"""The coordinator and the chapter job, through the public API with a scripted provider."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from bookgen import AsyncBookOrchestrator, ProviderError
+from bookgen.errors import OptionError
+from bookgen.events import Event
+from bookgen.models import Completion, CompletionRequest, Usage
+from tests.conftest import ScriptedProvider
+
+
+def make(
+    outline: Path, tmp_path: Path, provider: ScriptedProvider, **kwargs
+) -> AsyncBookOrchestrator:  # type: ignore[no-untyped-def]
+    return AsyncBookOrchestrator(
+        source_file=outline, provider=provider, output_dir=tmp_path / "books", **kwargs
+    )
+
+
+def words(n: int) -> str:
+    return " ".join(["word"] * (n - 1)) + " end."
+
+
+async def test_generates_every_chapter_in_outline_order(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    orchestrator = make(outline, tmp_path, scripted, max_concurrent=2)
+    results = await orchestrator.generate_chapters_parallel()
+    assert [(r.number, r.status, r.calls) for r in results] == [
+        (1, "completed", 1),
+        (2, "completed", 1),
+        (3, "completed", 1),
+        (4, "completed", 1),
+    ]
+    assert all(r.words == 300 for r in results)
+    manifest = json.loads((tmp_path / "books/the-test-book/manifest.json").read_text())
+    assert [c["status"] for c in manifest["chapters"]] == ["completed"] * 4
+    assert len(scripted.history) == 4
+    # The shared part of the prompt comes first and is the same for every chapter.
+    systems = {r.messages[0].content for r in scripted.history}
+    assert len(systems) == 1
+    assert "Write about 300 words" in scripted.history[0].messages[-1].content
+
+
+async def test_short_draft_gets_a_continuation(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    scripted.enqueue(words(100))  # chapter 1's first draft: a third of the target
+    orchestrator = make(outline, tmp_path, scripted, max_concurrent=1)
+    results = await orchestrator.generate_chapters_parallel([1])
+    assert results[0].calls == 2
+    assert results[0].words == 300
+    follow_up = scripted.history[1].messages[-1].content
+    assert "it has 100 words and should have about 300" in follow_up
+    assert "Write about 200 more words" in follow_up
+
+
+async def test_truncated_draft_is_continued(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    scripted.enqueue(Completion(text=words(290), finish_reason="length"), words(40))
+    results = await make(outline, tmp_path, scripted).generate_chapters_parallel([2])
+    assert (results[0].calls, results[0].words) == (2, 330)
+
+
+async def test_iterations_are_bounded(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    scripted.enqueue(words(10), words(10), words(10), words(10))
+    results = await make(outline, tmp_path, scripted, max_iterations=3).generate_chapters_parallel(
+        [1]
+    )
+    assert (results[0].status, results[0].calls, results[0].words, results[0].short) == (
+        "completed",
+        3,
+        30,
+        True,
+    )
+
+
+async def test_a_failing_chapter_does_not_stop_the_others(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    def answer(request: CompletionRequest) -> Completion:
+        if request.metadata["chapter"] == "2":
+            raise ProviderError("model refused")
+        return Completion(text=words(300), usage=Usage(prompt_tokens=5, completion_tokens=7))
+
+    scripted.enqueue(*[answer] * 4)
+    events: list[Event] = []
+    orchestrator = make(outline, tmp_path, scripted, events=events.append)
+    results = await orchestrator.generate_chapters_parallel()
+    assert [r.status for r in results] == ["completed", "failed", "completed", "completed"]
+    assert results[1].error == "model refused"
+    state = orchestrator.store.manifest.state(2)
+    assert (state.status, state.error, state.calls) == ("failed", "model refused", 0)
+    assert orchestrator.summary is not None
+    assert (orchestrator.summary.completed, orchestrator.summary.failed) == (3, 1)
+    failed = [e for e in events if e.kind == "chapter_failed"]
+    assert [(e.chapter, e.data["error"]) for e in failed] == [(2, "model refused")]
+    # The failed chapter runs again next time; nothing else does.
+    rerun = await make(outline, tmp_path, scripted).generate_chapters_parallel()
+    assert [r.status for r in rerun] == ["skipped", "completed", "skipped", "skipped"]
+
+
+async def test_paid_calls_are_counted_even_when_the_job_fails_later(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    scripted.enqueue(words(50), ProviderError("boom"))
+    orchestrator = make(outline, tmp_path, scripted)
+    results = await orchestrator.generate_chapters_parallel([1])
+    assert results[0].status == "failed"
+    state = orchestrator.store.manifest.state(1)
+    assert (state.calls, state.prompt_tokens) == (1, 10)
+
+
+async def test_admission_never_exceeds_max_concurrent(outline: Path, tmp_path: Path) -> None:
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def answer(request: CompletionRequest) -> Completion:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        release.wait(0.05)
+        with lock:
+            active -= 1
+        return Completion(text=words(300))
+
+    provider = ScriptedProvider()
+    provider.enqueue(*[answer] * 4)
+    results = await make(outline, tmp_path, provider, max_concurrent=2).generate_chapters_parallel()
+    assert [r.status for r in results] == ["completed"] * 4
+    assert peak == 2
+
+
+async def test_chapters_not_in_outline_are_an_error(outline: Path, tmp_path: Path) -> None:
+    orchestrator = make(outline, tmp_path, ScriptedProvider())
+    with pytest.raises(
+        OptionError, match=r"--chapters: 7, 9 not in the outline \(it has chapters 1-4\)"
+    ):
+        await orchestrator.generate_chapters_parallel([1, 7, 9])
+    assert not (tmp_path / "books").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_concurrent": 0}, "--max-concurrent must be at least 1, got 0"),
+        ({"max_concurrent": -2}, "--max-concurrent must be at least 1, got -2"),
+        ({"rate_limit_calls": 0}, "--rate-limit-calls must be at least 1, got 0"),
+        ({"rate_limit_period": 0}, "--rate-limit-period must be greater than 0, got 0"),
+        ({"rate_limit_period": -1.5}, "--rate-limit-period must be greater than 0, got -1.5"),
+        ({"max_iterations": 0}, "--max-iterations must be at least 1, got 0"),
+        ({"target_words": 0}, "--target-words must be at least 1, got 0"),
+    ],
+)
+def test_numeric_options_are_range_checked(outline: Path, tmp_path: Path, kwargs, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(OptionError) as info:
+        make(outline, tmp_path, ScriptedProvider(), **kwargs)
+    assert str(info.value) == message
+
+
+async def test_cancel_leaves_unfinished_chapters_pending(outline: Path, tmp_path: Path) -> None:
+    both_started = threading.Barrier(3)
+    provider = ScriptedProvider()
+
+    def slow(request: CompletionRequest) -> Completion:
+        both_started.wait(5)
+        provider.interrupted.wait(10)
+        from bookgen.errors import JobCancelled
+
+        raise JobCancelled("interrupted")
+
+    provider.enqueue(slow, slow)
+    orchestrator = make(outline, tmp_path, provider, max_concurrent=2)
+    task = asyncio.create_task(orchestrator.generate_chapters_parallel())
+    await asyncio.to_thread(both_started.wait, 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    statuses = [s.status for s in orchestrator.store.manifest.chapters]
+    assert statuses == ["pending"] * 4
+    on_disk = json.loads(orchestrator.store.manifest_path.read_text())
+    assert [c["status"] for c in on_disk["chapters"]] == ["pending"] * 4
+    assert len(provider.history) == 2  # chapters 3 and 4 were never admitted
