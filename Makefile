@@ -20,7 +20,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/bookgen generate --source examples/lighthouse.md --output-dir books --max-concurrent 4
+	$(BIN)/bookgen generate --source examples/lighthouse.md --output-dir books --max-concurrent 4 \
+		-O latency=0.5 -O jitter=0.5
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -21,7 +21,7 @@ def book(*titles: str, target: int = 300) -> BookSpec:
 
 
 def test_slugify() -> None:
-    assert slugify("The Lighthouse Keeper's Daughter!") == "the-lighthouse-keeper-s-daughter"
+    assert slugify("The Lighthouse Keeper's Daughter!") == "the-lighthouse-keepers-daughter"
     assert slugify("Café Noir") == "cafe-noir"
     assert slugify("!!!") == "untitled"
 
@@ -144,3 +144,26 @@ def test_load_errors(tmp_path: Path) -> None:
     store.manifest_path.write_text("{not json")
     with pytest.raises(ManifestError, match="manifest is not valid"):
         store.load()
+
+
+def test_concurrent_updates_all_reach_the_file(tmp_path: Path) -> None:
+    import threading
+
+    spec = book(*[f"C{n}" for n in range(20)])
+    store = BookStore(tmp_path, "novel")
+    store.prepare(spec, source="o.md")
+
+    def work(number: int) -> None:
+        for _ in range(5):
+            store.add_usage(number, calls=1, prompt_tokens=2, completion_tokens=3)
+        store.update_chapter(number, status="completed", words=number)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(1, 21)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    on_disk = json.loads(store.manifest_path.read_text())
+    assert [
+        (c["status"], c["calls"], c["prompt_tokens"], c["words"]) for c in on_disk["chapters"]
+    ] == [("completed", 5, 10, n) for n in range(1, 21)]

@@ -17,6 +17,12 @@ DEFAULT_TARGET_WORDS = 1500
 PositiveInt = Annotated[int, Field(gt=0)]
 
 
+def not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -38,9 +44,7 @@ class ChapterSpec(StrictModel):
     @field_validator("title")
     @classmethod
     def _title_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("chapter title is empty")
-        return value.strip()
+        return not_blank(value)
 
 
 class BookSpec(StrictModel):
@@ -57,6 +61,11 @@ class BookSpec(StrictModel):
     author: str = ""
     target_words: PositiveInt = DEFAULT_TARGET_WORDS
     chapters: list[ChapterSpec] = Field(min_length=1)
+
+    @field_validator("title")
+    @classmethod
+    def _title_not_blank(cls, value: str) -> str:
+        return not_blank(value)
 
     @model_validator(mode="after")
     def _unique_numbers(self) -> BookSpec:

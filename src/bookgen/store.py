@@ -42,6 +42,8 @@ LOCK = ".lock"
 
 def slugify(text: str, *, max_length: int = 60) -> str:
     """ASCII, lower-case, hyphen-separated; never empty."""
+    # "Keeper's" -> "keepers", not "keeper-s".
+    text = re.sub(r"(\w)['\u2019](\w)", r"\1\2", text)
     normalized = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", normalized.lower()).strip("-")
     return slug[:max_length].rstrip("-") or "untitled"
@@ -125,7 +127,11 @@ class BookStore:
         self.output_dir = Path(output_dir)
         self.name = validate_book_name(book_name)
         self.root = self.output_dir / self.name
+        # _lock guards the in-memory manifest; _write_lock orders writes of the file.
         self._lock = threading.RLock()
+        self._write_lock = threading.Lock()
+        self._changes = 0
+        self._written = 0
         self._manifest: Manifest | None = None
 
     # --- paths -------------------------------------------------------------------
@@ -220,10 +226,25 @@ class BookStore:
         return self._manifest
 
     def save(self) -> None:
+        """Write the manifest as it is now; returns once that state (or a newer one) is on disk.
+
+        Group commit: when many worker threads change chapters at once, the first
+        writer to get the file writes the newest state and the others, whose
+        changes it already carries, return without writing it again.
+        """
         with self._lock:
-            manifest = self.manifest
-            manifest.updated_at = time.time()
-            atomic_write_text(self.manifest_path, manifest.model_dump_json(indent=2) + "\n")
+            self._changes += 1
+            wanted = self._changes
+        with self._write_lock:
+            if self._written >= wanted:
+                return
+            with self._lock:
+                manifest = self.manifest
+                manifest.updated_at = time.time()
+                payload = manifest.model_dump_json(indent=2) + "\n"
+                version = self._changes
+            atomic_write_text(self.manifest_path, payload)
+            self._written = version
 
     def update_chapter(self, number: int, **changes: Any) -> ChapterState:
         """Apply ``changes`` to one chapter's state and rewrite the manifest at once."""
@@ -231,8 +252,9 @@ class BookStore:
             state = self.manifest.state(number)
             for key, value in changes.items():
                 setattr(state, key, value)
-            self.save()
-            return state.model_copy()
+            snapshot = state.model_copy()
+        self.save()
+        return snapshot
 
     def add_usage(
         self, number: int, *, calls: int, prompt_tokens: int, completion_tokens: int
@@ -243,7 +265,7 @@ class BookStore:
             state.calls += calls
             state.prompt_tokens += prompt_tokens
             state.completion_tokens += completion_tokens
-            self.save()
+        self.save()
 
     def prepare(self, book: BookSpec, *, source: str | Path) -> Manifest:
         """Create or reconcile the manifest with ``book`` and save outline.json.
@@ -273,9 +295,10 @@ class BookStore:
                 updated_at=now,
                 chapters=states,
             )
-            atomic_write_text(self.root / OUTLINE, book.model_dump_json(indent=2) + "\n")
-            self.save()
-            return self._manifest
+            manifest = self._manifest
+        atomic_write_text(self.root / OUTLINE, book.model_dump_json(indent=2) + "\n")
+        self.save()
+        return manifest
 
     def _sweep_temp_files(self) -> None:
         """Remove temp files a killed writer left behind (call with the lock held)."""
