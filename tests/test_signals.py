@@ -28,28 +28,13 @@ def six(tmp_path: Path) -> Path:
     return path
 
 
-def start(six: Path, tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bookgen",
-            "generate",
-            "--source",
-            str(six),
-            "--output-dir",
-            str(tmp_path / "books"),
-            "--json",
-            "--max-concurrent",
-            str(WORKERS),
-            "-O",
-            "latency=0.25",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def start(
+    six: Path, tmp_path: Path, *extra: str, json_events: bool = True
+) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "bookgen", "generate", "--source", str(six)]
+    command += ["--output-dir", str(tmp_path / "books"), "--max-concurrent", str(WORKERS)]
+    command += ["-O", "latency=0.25", *(["--json"] if json_events else []), *extra]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def read_until(process: subprocess.Popen[str], kind: str, count: int) -> None:
@@ -130,25 +115,7 @@ def test_ctrl_c_exits_130_and_resumes(six: Path, tmp_path: Path) -> None:
 
 
 def test_ctrl_c_plain_output_says_how_to_resume(six: Path, tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bookgen",
-            "generate",
-            "--source",
-            str(six),
-            "--output-dir",
-            str(tmp_path / "books"),
-            "--max-concurrent",
-            "2",
-            "-O",
-            "latency=0.25",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start(six, tmp_path, json_events=False)
     assert process.stderr is not None
     for line in process.stderr:
         if line.startswith("completed chapter"):
