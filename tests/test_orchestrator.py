@@ -194,3 +194,45 @@ async def test_cancel_leaves_unfinished_chapters_pending(outline: Path, tmp_path
     on_disk = json.loads(orchestrator.store.manifest_path.read_text())
     assert [c["status"] for c in on_disk["chapters"]] == ["pending"] * 4
     assert len(provider.history) == 2  # chapters 3 and 4 were never admitted
+
+
+async def test_book_level_change_keeps_chapters_and_says_so(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    await make(outline, tmp_path, scripted).generate_chapters_parallel()
+    events: list[Event] = []
+    again = make(outline, tmp_path, scripted, genre="horror", events=events.append)
+    results = await again.generate_chapters_parallel()
+    assert [r.status for r in results] == ["skipped"] * 4
+    notices = [e.data["message"] for e in events if e.kind == "notice"]
+    assert notices == [
+        "the book's title, genre, audience, style or author changed since the completed "
+        "chapters were written; they are kept (use --force to rewrite them)"
+    ]
+    assert len(scripted.history) == 4
+
+
+async def test_chapter_level_change_regenerates_that_chapter(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    await make(outline, tmp_path, scripted).generate_chapters_parallel()
+    outline.write_text(outline.read_text().replace("A storm traps them", "A flood traps them"))
+    results = await make(outline, tmp_path, scripted).generate_chapters_parallel()
+    assert [r.status for r in results] == ["skipped", "skipped", "completed", "skipped"]
+
+
+async def test_a_job_that_crashes_outside_its_handler_is_a_failed_chapter(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orchestrator = make(outline, tmp_path, scripted)
+    real_update = orchestrator.store.update_chapter
+
+    def update(number: int, **changes: object):  # type: ignore[no-untyped-def]
+        if number == 2 and changes.get("status") == "running":
+            raise OSError(28, "No space left on device")
+        return real_update(number, **changes)
+
+    monkeypatch.setattr(orchestrator.store, "update_chapter", update)
+    results = await orchestrator.generate_chapters_parallel()
+    assert [r.status for r in results] == ["completed", "failed", "completed", "completed"]
+    assert results[1].error == "OSError: [Errno 28] No space left on device"

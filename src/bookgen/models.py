@@ -93,23 +93,23 @@ class BookSpec(StrictModel):
         return chapter.number == max(self.numbers)
 
     def spec_hash(self, chapter: ChapterSpec) -> str:
-        """A hash of everything that shapes a chapter's text.
+        """A hash of the chapter's own outline entry and its effective target length.
 
-        Resume regenerates a completed chapter when this changes, so it covers the
-        chapter itself plus the book-level fields its prompt uses.
+        Resume regenerates a completed chapter when this changes. Book-level fields
+        (genre, style, ...) are in ``book_hash`` instead: changing them touches every
+        chapter, and rewriting a whole book is left to an explicit ``--force``.
         """
-        payload = {
-            "chapter": chapter.model_dump(mode="json"),
-            "target_words": self.target_for(chapter),
-            "book": {
-                "title": self.title,
-                "genre": self.genre,
-                "audience": self.audience,
-                "style": self.style,
-            },
-        }
-        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return _hash(
+            {"chapter": chapter.model_dump(mode="json"), "target": self.target_for(chapter)}
+        )
+
+    def book_hash(self) -> str:
+        return _hash(self.model_dump(mode="json", exclude={"chapters", "target_words"}))
+
+
+def _hash(payload: object) -> str:
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 # --- provider side ----------------------------------------------------------------
@@ -202,6 +202,8 @@ class Manifest(StrictModel):
     book: str
     title: str
     source: str
+    # Hash of the book-level outline fields the chapters were written with.
+    book_hash: str | None = None
     created_at: float
     updated_at: float
     chapters: list[ChapterState]

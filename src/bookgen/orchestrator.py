@@ -140,6 +140,12 @@ class AsyncBookOrchestrator:
                     },
                 )
             )
+            if self.store.book_changed and plan.skipped:
+                message = (
+                    "the book's title, genre, audience, style or author changed since the "
+                    "completed chapters were written; they are kept (use --force to rewrite them)"
+                )
+                self.events(Event("notice", data={"message": message}))
             for number, reason in plan.reasons.items():
                 self.events(Event("notice", number, data={"message": f"regenerating: {reason}"}))
             by_number: dict[int, ChapterResult] = {}
@@ -181,6 +187,12 @@ class AsyncBookOrchestrator:
         async def run_one(job: ChapterJob) -> ChapterResult:
             try:
                 return await loop.run_in_executor(executor, job.run)
+            except Exception as exc:  # noqa: BLE001 - e.g. the manifest could not be written
+                result = job.crashed(exc)
+                self.events(
+                    Event("chapter_failed", result.number, result.title, job.event_data(result))
+                )
+                return result
             finally:
                 semaphore.release()
 

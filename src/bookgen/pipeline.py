@@ -124,7 +124,7 @@ class ChapterJob:
                 finished_at=time.time(),
             )
             result = self._result("failed", started, error=error)
-            ctx.events(Event("chapter_failed", number, self.chapter.title, self._data(result)))
+            ctx.events(Event("chapter_failed", number, self.chapter.title, self.event_data(result)))
             return result
         seconds = round(time.monotonic() - started, 3)
         ctx.store.update_chapter(
@@ -140,7 +140,7 @@ class ChapterJob:
         )
         short = draft.words < MIN_LENGTH_RATIO * self.target
         result = self._result("completed", started, words=draft.words, file=relpath, short=short)
-        ctx.events(Event("chapter_completed", number, self.chapter.title, self._data(result)))
+        ctx.events(Event("chapter_completed", number, self.chapter.title, self.event_data(result)))
         return result
 
     def write(self) -> Draft:
@@ -218,8 +218,18 @@ class ChapterJob:
             }
         )
 
+    def crashed(self, exc: Exception) -> ChapterResult:
+        """The result of a job that failed outside its own error handling."""
+        return ChapterResult(
+            number=self.chapter.number,
+            title=self.chapter.title,
+            status="failed",
+            calls=self.calls,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+
     @staticmethod
-    def _data(result: ChapterResult) -> dict[str, object]:
+    def event_data(result: ChapterResult) -> dict[str, object]:
         data: dict[str, object] = {
             "words": result.words,
             "seconds": result.seconds,

@@ -133,6 +133,8 @@ class BookStore:
         self._changes = 0
         self._written = 0
         self._manifest: Manifest | None = None
+        # Set by prepare(): the book-level outline fields differ from the last run's.
+        self.book_changed = False
 
     # --- paths -------------------------------------------------------------------
 
@@ -280,10 +282,12 @@ class BookStore:
             now = time.time()
             old: dict[int, ChapterState] = {}
             created = now
+            self.book_changed = False
             if self.exists():
                 previous = self.load()
                 old = {state.number: state for state in previous.chapters}
                 created = previous.created_at
+                self.book_changed = previous.book_hash not in (None, book.book_hash())
             states = [
                 self._reconcile(book, chapter, old.get(chapter.number)) for chapter in book.chapters
             ]
@@ -291,6 +295,7 @@ class BookStore:
                 book=self.name,
                 title=book.title,
                 source=str(source),
+                book_hash=book.book_hash(),
                 created_at=created,
                 updated_at=now,
                 chapters=states,
