@@ -125,7 +125,7 @@ def test_json_events_only_on_stdout(
 def test_sim_failures_give_exit_1_and_resume(
     capsys: pytest.CaptureFixture[str], outline: Path, tmp_path: Path
 ) -> None:
-    code, out, err = run(capsys, *gen(outline, tmp_path, "-O", "fail_rate=1"))
+    code, out, err = run(capsys, *gen(outline, tmp_path, "-O", "fail_rate=1", "--max-retries", "0"))
     assert code == 1
     assert "0 completed, 4 failed" in out
     assert 'failed    chapter 1 "Arrival": simulated server error (sim fail_rate)' in err
@@ -149,7 +149,7 @@ def test_sim_failures_give_exit_1_and_resume(
             ["--max-concurrent", "many"],
             "error: argument --max-concurrent: invalid int value: 'many'",
         ),
-        (["--provider", "nope"], "error: unknown provider 'nope'; known providers: sim"),
+        (["--provider", "nope"], "error: unknown provider 'nope'; known providers: anthropic, deepseek, groq, llamacpp, lmstudio, mistral, ollama, openai, openrouter, sim, together, vllm"),
         (["-O", "latency"], "error: -O expects KEY=VALUE, got 'latency'"),
         (
             ["-O", "colour=red"],
@@ -223,21 +223,42 @@ def test_status_of_unknown_book(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     )
 
 
-def test_providers(capsys: pytest.CaptureFixture[str]) -> None:
+def test_providers(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-never-shown-1234567890")
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     code, out, _ = run(capsys, "providers")
     assert code == 0
-    assert out == "sim  ready; needs nothing; simulated text for tests and demos (not a model)\n"
-    code, out, _ = run(capsys, "providers", "--json")
-    assert json.loads(out) == [
-        {
-            "name": "sim",
-            "description": "simulated text for tests and demos (not a model)",
-            "needs": "nothing",
-            "ready": True,
-            "status": "ready",
-            "simulated": True,
-        }
+    assert "sk-test" not in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()}
+    assert rows["provider"] == ["provider", "status", "base", "URL", "API", "key", "about"]
+    assert rows["sim"][:4] == ["sim", "ready", "-", "-"]
+    assert rows["openai"][:5] == ["openai", "ready", "https://api.openai.com/v1", "OPENAI_API_KEY", "(set)"]
+    assert rows["anthropic"][:6] == [
+        "anthropic", "set", "ANTHROPIC_API_KEY", "https://api.anthropic.com", "ANTHROPIC_API_KEY", "(not"
     ]
+    code, out, _ = run(capsys, "providers", "--json")
+    assert "sk-test" not in out
+    infos = {info["name"]: info for info in json.loads(out)}
+    assert set(infos) == {
+        "anthropic", "deepseek", "groq", "llamacpp", "lmstudio", "mistral", "ollama", "openai",
+        "openrouter", "sim", "together", "vllm",
+    }
+    assert infos["sim"] == {
+        "name": "sim",
+        "description": "simulated text for tests and demos (not a model)",
+        "needs": "nothing",
+        "ready": True,
+        "status": "ready",
+        "simulated": True,
+        "base_url": None,
+        "key_env": None,
+        "key_set": None,
+    }
+    assert (infos["openai"]["key_env"], infos["openai"]["key_set"]) == ("OPENAI_API_KEY", True)
+    assert (infos["groq"]["base_url"], infos["groq"]["key_set"]) == ("https://api.groq.com/openai/v1", False)
+    assert infos["ollama"]["base_url"] == "http://localhost:11434/v1"
+    assert infos["ollama"]["needs"] == "a running server"
 
 
 def test_raise_errors_env_shows_the_traceback(

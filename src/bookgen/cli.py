@@ -62,6 +62,25 @@ def build_parser() -> Parser:
         help="provider setting, e.g. -O latency=0.5 (repeatable)",
     )
     gen.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the provider's API base URL (OpenAI-compatible and Anthropic)",
+    )
+    gen.add_argument(
+        "--fallback",
+        action="append",
+        default=[],
+        metavar="PROVIDER[:MODEL]",
+        help="provider to use when the previous one keeps failing (repeatable)",
+    )
+    gen.add_argument(
+        "--max-retries",
+        type=int,
+        default=6,
+        metavar="N",
+        help="retries of a failed call before it fails or falls back (default 6)",
+    )
+    gen.add_argument(
         "--max-concurrent", type=int, default=3, metavar="N", help="chapters at once (default 3)"
     )
     gen.add_argument("--rate-limit-calls", type=int, metavar="N", help="at most N calls per period")
@@ -119,6 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             return cmd_status(args)
         return cmd_providers(args)
+    except BrokenPipeError:
+        # The reader went away (`bookgen status | head`): not an error worth a message.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except BookgenError as exc:
         if os.environ.get("BOOKGEN_RAISE_ERRORS") == "1":
             raise
@@ -155,7 +179,10 @@ def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
         rate_limit_period=args.rate_limit_period,
         output_dir=args.output_dir,
         model=args.model,
-        provider_options=args.provider_option,
+        provider_options=args.provider_option
+        + ([f"base_url={args.base_url}"] if args.base_url else []),
+        fallbacks=args.fallback,
+        max_retries=args.max_retries,
         max_iterations=args.max_iterations,
         target_words=args.target_words,
         force=args.force,
@@ -250,10 +277,16 @@ def cmd_providers(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([info.__dict__ for info in infos], indent=2))
         return 0
-    width = max(len(info.name) for info in infos)
+    rows = [["provider", "status", "base URL", "API key", "about"]]
     for info in infos:
-        state = "ready" if info.ready else f"not ready: {info.status}"
-        print(f"{info.name.ljust(width)}  {state}; needs {info.needs}; {info.description}")
+        key = "-"
+        if info.key_env:
+            key = f"{info.key_env} ({'set' if info.key_set else 'not set'})"
+        status = "ready" if info.ready else info.status
+        rows.append([info.name, status, info.base_url or "-", key, info.description])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     return 0
 
 

@@ -13,7 +13,15 @@ place that turns them into ``error: <what> (<where>)`` lines and exit codes::
     │   ├── ManifestError             manifest.json is unreadable or not a bookgen manifest
     │   └── ProviderConfigError       unknown provider, bad -O option, missing key or server
     └── ProviderError                 a provider call failed; fails one chapter, not the run
-        └── TransientProviderError    worth retrying (overload, timeout, dropped connection)
+        ├── AuthenticationError       401/403: stops the whole run at once (exit 2)
+        ├── BadRequestError           400/404/422 and other 4xx: never retried
+        └── TransientProviderError    worth retrying; carries the server's Retry-After
+            ├── RateLimitError        429: also pauses every worker's calls to that provider
+            ├── ServerError           5xx, 529 (overloaded), 408, 409
+            ├── ProviderTimeoutError  connect or read timeout
+            ├── ProviderConnectionError  refused, reset, dropped before an answer
+            ├── BrokenStreamError     a stream that ended or broke before its end marker
+            └── UnparseableResponseError  an answer that is not the protocol's JSON
 
 Lower-level errors (OSError, json.JSONDecodeError, pydantic.ValidationError) are
 converted at the boundary where they happen, with ``raise ... from exc``.
@@ -84,8 +92,49 @@ class ProviderError(BookgenError):
     """A provider call failed. The chapter that made it fails; the run goes on."""
 
 
+class AuthenticationError(ProviderError):
+    """The provider refused the key. Every other call would fail the same way."""
+
+    exit_code = 2
+
+
+class BadRequestError(ProviderError):
+    """The provider rejected this request as malformed; sending it again cannot help."""
+
+
 class TransientProviderError(ProviderError):
-    """A provider failure that may succeed if tried again later."""
+    """A provider failure that may succeed if tried again later.
+
+    ``retry_after`` is the wait in seconds the server asked for, if it said one.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimitError(TransientProviderError):
+    """HTTP 429."""
+
+
+class ServerError(TransientProviderError):
+    """HTTP 5xx, 529 (overloaded), 408 (request timeout) or 409 (conflict)."""
+
+
+class ProviderTimeoutError(TransientProviderError):
+    """No connection, or no bytes, within the timeout."""
+
+
+class ProviderConnectionError(TransientProviderError):
+    """The connection was refused, reset or dropped before an answer came."""
+
+
+class BrokenStreamError(TransientProviderError):
+    """A streamed answer that stopped before its end marker; the whole call is redone."""
+
+
+class UnparseableResponseError(TransientProviderError):
+    """An answer that is not what the protocol says it should be."""
 
 
 class JobCancelled(Exception):

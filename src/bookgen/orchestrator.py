@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
-from bookgen.errors import OptionError
+from bookgen.errors import AuthenticationError, BookgenError, OptionError, TransientProviderError
 from bookgen.events import Event, EventSink, discard
 from bookgen.models import BookSpec, ChapterResult, RunSummary
 from bookgen.outline import load_outline
 from bookgen.pipeline import ChapterJob, RunContext
 from bookgen.prompts import PromptBuilder
 from bookgen.providers.base import Provider, create_provider
-from bookgen.ratelimit import RateLimiter, make_limiter
+from bookgen.providers.retry import DEFAULT_MAX_RETRIES, ProviderCaller
+from bookgen.ratelimit import NoLimit, RateLimiter, make_limiter
 from bookgen.store import BookStore, slugify
 
 # How long an interrupted run waits for jobs in flight to notice before leaving them.
@@ -66,6 +68,8 @@ class AsyncBookOrchestrator:
         output_dir: str | Path = "books",
         model: str | None = None,
         provider_options: list[str] | None = None,
+        fallbacks: list[str] | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         max_iterations: int = 3,
         target_words: int | None = None,
         force: bool = False,
@@ -77,6 +81,7 @@ class AsyncBookOrchestrator:
         check_range("--rate-limit-period", rate_limit_period, minimum=0, strict=True)
         check_range("--max-iterations", max_iterations, minimum=1)
         check_range("--target-words", target_words, minimum=1)
+        check_range("--max-retries", max_retries, minimum=0)
         self.source_file = Path(source_file)
         self.book: BookSpec = load_outline(self.source_file, target_words=target_words, genre=genre)
         self.store = BookStore(
@@ -88,11 +93,14 @@ class AsyncBookOrchestrator:
             self.provider = provider
         else:
             self.provider = create_provider(provider, model=model, options=provider_options)
+        self.fallbacks = [_fallback(spec) for spec in fallbacks or []]
+        self.max_retries = max_retries
         self.max_concurrent = max_concurrent
         self.max_iterations = max_iterations
         self.force = force
         self.events = events
         self.limiter = limiter or make_limiter(rate_limit_calls, rate_limit_period)
+        self.fatal: BookgenError | None = None
         self.results: list[ChapterResult] = []
         self.summary: RunSummary | None = None
         self.interrupted = False
@@ -135,6 +143,7 @@ class AsyncBookOrchestrator:
                         "skipped": len(plan.skipped),
                         "provider": self.provider.name,
                         "model": self.provider.model,
+                        "fallbacks": [f"{p.name}:{p.model}" for p in self.fallbacks],
                         "simulated": self.provider.simulated,
                         "max_concurrent": self.max_concurrent,
                     },
@@ -164,19 +173,31 @@ class AsyncBookOrchestrator:
             finally:
                 self.results = [by_number[n] for n in numbers if n in by_number]
                 self.summary = RunSummary.of(self.results, time.monotonic() - started)
-                self.provider.close()
+                for provider in [self.provider, *self.fallbacks]:
+                    provider.close()
+            if self.fatal is not None:
+                raise self.fatal
             self.events(Event("run_finished", data=self.summary.model_dump()))
         return self.results
 
     async def _run_jobs(self, to_run: list[int]) -> dict[int, ChapterResult]:
+        cancel = threading.Event()
+        caller = ProviderCaller(
+            [self.provider, *self.fallbacks],
+            # The configured limit is the primary's; a fallback only gets its own 429 pause.
+            [self.limiter, *(NoLimit() for _ in self.fallbacks)],
+            max_retries=self.max_retries,
+            cancel=cancel,
+            on_retry=self._on_retry,
+        )
         context = RunContext(
             book=self.book,
             store=self.store,
-            provider=self.provider,
-            limiter=self.limiter,
+            caller=caller,
             prompts=PromptBuilder(self.book),
             events=self.events,
             max_iterations=self.max_iterations,
+            cancel=cancel,
         )
         loop = asyncio.get_running_loop()
         results: dict[int, ChapterResult] = {}
@@ -187,6 +208,12 @@ class AsyncBookOrchestrator:
         async def run_one(job: ChapterJob) -> ChapterResult:
             try:
                 return await loop.run_in_executor(executor, job.run)
+            except AuthenticationError as exc:
+                # Every other call would be refused too: stop admitting, stop the rest.
+                if self.fatal is None:
+                    self.fatal = exc
+                    caller.interrupt()
+                return job.crashed(exc, status="interrupted")
             except Exception as exc:  # noqa: BLE001 - e.g. the manifest could not be written
                 result = job.crashed(exc)
                 self.events(
@@ -202,6 +229,8 @@ class AsyncBookOrchestrator:
             # queue, so an interruption has nothing queued to cancel but this loop.
             for number in to_run:
                 await semaphore.acquire()
+                if self.fatal is not None:
+                    break
                 task = asyncio.create_task(run_one(ChapterJob(context, self.book.chapter(number))))
                 running.add(task)
                 task.add_done_callback(running.discard)
@@ -217,6 +246,11 @@ class AsyncBookOrchestrator:
             executor.shutdown(wait=not self.interrupted, cancel_futures=True)
         return results
 
+    def _on_retry(self, provider: Provider, exc: TransientProviderError, seconds: float) -> None:
+        self.events(
+            Event("notice", data={"message": f"{exc}; retrying {provider.name} in {seconds:.1f} s"})
+        )
+
     async def _stop(
         self,
         context: RunContext,
@@ -224,8 +258,7 @@ class AsyncBookOrchestrator:
     ) -> None:
         """Interrupted: stop admitting, tell jobs in flight to give up, and leave every
         chapter that did not finish as ``pending`` in the manifest."""
-        context.cancel.set()
-        self.provider.interrupt()
+        context.caller.interrupt()
         if running:
             await asyncio.wait(set(running), timeout=INTERRUPT_GRACE_SECONDS)
         for state in self.store.manifest.chapters:
@@ -240,6 +273,14 @@ def _collect(results: dict[int, ChapterResult], task: asyncio.Task[ChapterResult
     if not task.cancelled() and task.exception() is None:
         result = task.result()
         results[result.number] = result
+
+
+def _fallback(spec: str) -> Provider:
+    """``PROVIDER[:MODEL]`` -> a provider; the model may itself contain colons."""
+    name, _, model = spec.partition(":")
+    if not name:
+        raise OptionError(f"--fallback expects PROVIDER[:MODEL], got {spec!r}")
+    return create_provider(name, model=model or None)
 
 
 def _on_sigterm(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from bookgen.errors import JobCancelled
+from bookgen.errors import AuthenticationError, JobCancelled
 from bookgen.events import Event, EventSink
 from bookgen.models import (
     BookSpec,
@@ -24,10 +24,10 @@ from bookgen.models import (
     Completion,
     CompletionRequest,
     Message,
+    ResultStatus,
 )
 from bookgen.prompts import PromptBuilder
-from bookgen.providers.base import Provider
-from bookgen.ratelimit import RateLimiter
+from bookgen.providers.retry import ProviderCaller
 from bookgen.store import BookStore, count_words
 
 # A draft shorter than this share of its target gets a continuation call.
@@ -47,8 +47,7 @@ class RunContext:
 
     book: BookSpec
     store: BookStore
-    provider: Provider
-    limiter: RateLimiter
+    caller: ProviderCaller
     prompts: PromptBuilder
     events: EventSink
     max_iterations: int
@@ -75,8 +74,8 @@ class Finding:
 
 
 class ChapterJob:
-    """Writes one chapter. ``run()`` never raises except for JobCancelled handling
-    inside; every outcome is a ChapterResult and a manifest state.
+    """Writes one chapter. Every outcome of ``run()`` is a ChapterResult and a manifest
+    state; the one error it lets through is AuthenticationError, which ends the run.
 
     >>> job = ChapterJob(context, book.chapters[0])    # doctest: +SKIP
     >>> job.run().status                               # doctest: +SKIP
@@ -90,6 +89,9 @@ class ChapterJob:
         self.calls = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
+        # Who wrote the text: with fallbacks, not always the primary provider.
+        self.provider = context.caller.primary.name
+        self.model = context.caller.primary.model
 
     # --- the job -----------------------------------------------------------------
 
@@ -110,11 +112,16 @@ class ChapterJob:
         try:
             draft = self.write()
             relpath, digest = ctx.store.write_chapter(self.chapter, draft.text)
-        except JobCancelled:
-            ctx.store.update_chapter(number, status="pending")
-            ctx.events(Event("chapter_interrupted", number, self.chapter.title))
-            return self._result("interrupted", started)
+        except AuthenticationError as exc:
+            # Not this chapter's fault: it stays pending and the whole run stops.
+            ctx.store.update_chapter(number, status="pending", error=str(exc))
+            raise
         except Exception as exc:  # noqa: BLE001 - one chapter's failure must not end the run
+            if ctx.cancel.is_set():
+                # Interrupted: whatever the call in flight raised, nothing failed.
+                ctx.store.update_chapter(number, status="pending")
+                ctx.events(Event("chapter_interrupted", number, self.chapter.title))
+                return self._result("interrupted", started)
             error = str(exc) or type(exc).__name__
             ctx.store.update_chapter(
                 number,
@@ -135,8 +142,8 @@ class ChapterJob:
             sha256=digest,
             duration=seconds,
             finished_at=time.time(),
-            provider=ctx.provider.name,
-            model=ctx.provider.model,
+            provider=self.provider,
+            model=self.model,
         )
         short = draft.words < MIN_LENGTH_RATIO * self.target
         result = self._result("completed", started, words=draft.words, file=relpath, short=short)
@@ -183,14 +190,16 @@ class ChapterJob:
         )
 
     def call(self, request: CompletionRequest) -> Completion:
-        """One provider call: permit, call, and count it in the manifest at once."""
+        """One provider call (retries, limits and fallbacks inside), counted in the
+        manifest as soon as it returns."""
         ctx = self.ctx
         if ctx.cancel.is_set():
             raise JobCancelled("interrupted")
-        ctx.limiter.acquire()
-        if ctx.cancel.is_set():
-            raise JobCancelled("interrupted")
-        completion = ctx.provider.complete(request)
+        completion = ctx.caller.complete(request)
+        self.provider, self.model = (
+            completion.provider or self.provider,
+            completion.model or self.model,
+        )
         self.calls += 1
         self.prompt_tokens += completion.usage.prompt_tokens
         self.completion_tokens += completion.usage.completion_tokens
@@ -218,12 +227,12 @@ class ChapterJob:
             }
         )
 
-    def crashed(self, exc: Exception) -> ChapterResult:
+    def crashed(self, exc: Exception, *, status: ResultStatus = "failed") -> ChapterResult:
         """The result of a job that failed outside its own error handling."""
         return ChapterResult(
             number=self.chapter.number,
             title=self.chapter.title,
-            status="failed",
+            status=status,
             calls=self.calls,
             error=f"{type(exc).__name__}: {exc}",
         )

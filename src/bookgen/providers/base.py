@@ -21,6 +21,7 @@ it runs inside a chapter job's worker thread, after the rate limiter let it star
 
 from __future__ import annotations
 
+import os
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -75,15 +76,25 @@ class Provider(ABC):
         """Whether the provider can run here, and what it needs if not."""
         return True, "ready"
 
+    @classmethod
+    def endpoint(cls) -> str | None:
+        """The base URL calls go to, for providers that have one."""
+        return None
+
 
 @dataclass(frozen=True)
 class ProviderInfo:
+    """What `bookgen providers` shows: never a key, only whether it is set."""
+
     name: str
     description: str
     needs: str
     ready: bool
     status: str
     simulated: bool
+    base_url: str | None
+    key_env: str | None
+    key_set: bool | None
 
 
 def available_providers() -> dict[str, type[Provider]]:
@@ -99,9 +110,10 @@ def available_providers() -> dict[str, type[Provider]]:
     if "sim" not in found:
         # Running from a source tree that was never installed: entry points are
         # absent, but the built-ins are importable.
-        from bookgen.providers.sim import SimProvider
+        from bookgen.providers.builtin import BUILTIN
 
-        found.setdefault("sim", SimProvider)
+        for name, cls in BUILTIN.items():
+            found.setdefault(name, cls)
     return dict(sorted(found.items()))
 
 
@@ -139,9 +151,7 @@ def create_provider(
 ) -> Provider:
     cls = provider_class(name)
     parsed = parse_provider_options(cls, options or [])
-    ready, status = cls.readiness()
-    if not ready:
-        raise ProviderConfigError(f"provider {name!r} is not ready: {status}")
+    # The constructor raises ProviderConfigError for what it cannot work without (a key).
     return cls(model=model, options=parsed)
 
 
@@ -149,7 +159,13 @@ def provider_infos() -> list[ProviderInfo]:
     infos = []
     for name, cls in available_providers().items():
         ready, status = cls.readiness()
-        needs = f"API key in ${cls.key_env}" if cls.key_env else "nothing"
+        base_url = cls.endpoint()
+        if cls.key_env:
+            needs = f"API key in ${cls.key_env}"
+        elif base_url:
+            needs = "a running server"
+        else:
+            needs = "nothing"
         infos.append(
             ProviderInfo(
                 name=name,
@@ -158,6 +174,9 @@ def provider_infos() -> list[ProviderInfo]:
                 ready=ready,
                 status=status,
                 simulated=cls.simulated,
+                base_url=base_url,
+                key_env=cls.key_env,
+                key_set=bool(os.environ.get(cls.key_env, "").strip()) if cls.key_env else None,
             )
         )
     return infos

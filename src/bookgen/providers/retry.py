@@ -1,0 +1,199 @@
+"""The one layer where provider calls are retried, rate limited and sent down the fallback chain.
+
+Every call of a run goes through ``ProviderCaller.complete``:
+
+1. pick the first provider of the chain that is not cooling down;
+2. take a permit from that provider's rate limiter (the 429 pause lives there, so
+   a 429 holds back every worker's calls to that provider, not only this one);
+3. call it; on a transient error retry with tenacity, waiting what the server
+   asked (``retry-after-ms``, ``Retry-After``), else exponential backoff with full
+   jitter (base 0.5 s, cap 30 s); never retry authentication or bad-request errors;
+4. when the retries run out, or the provider starts cooling down after repeated
+   failures, go on to the next provider in the chain. A cooled-down provider is
+   tried again once its cooldown has passed.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
+
+from bookgen.errors import JobCancelled, RateLimitError, TransientProviderError
+from bookgen.models import Completion, CompletionRequest
+from bookgen.providers.base import Provider
+from bookgen.ratelimit import RateLimiter
+
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 30.0
+DEFAULT_MAX_RETRIES = 6
+# A provider that fails this many calls in a row rests this long before it is tried again
+# (only when the chain has somewhere else to go).
+FAILURES_TO_COOL = 3
+COOLDOWN_SECONDS = 60.0
+
+RetryListener = Callable[[Provider, TransientProviderError, float], None]
+
+
+@dataclass
+class Route:
+    """One provider of the chain with its own limiter and health."""
+
+    provider: Provider
+    limiter: RateLimiter
+    failures: int = 0
+    cooling_until: float = 0.0
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def cooling(self, now: float) -> bool:
+        return now < self.cooling_until
+
+    def failed(self, now: float) -> None:
+        with self.lock:
+            self.failures += 1
+            if self.failures >= FAILURES_TO_COOL:
+                self.rest(now)
+
+    def rest(self, now: float) -> None:
+        with self.lock:
+            self.cooling_until = now + COOLDOWN_SECONDS
+
+    def succeeded(self) -> None:
+        with self.lock:
+            self.failures = 0
+            self.cooling_until = 0.0
+
+
+class ProviderCaller:
+    """Retries, rate limits and fallbacks around the providers of one run.
+
+    >>> caller = ProviderCaller([primary, backup], [limiter, NoLimit()])  # doctest: +SKIP
+    >>> completion = caller.complete(request)                             # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        providers: list[Provider],
+        limiters: list[RateLimiter],
+        *,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        cancel: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        on_retry: RetryListener | None = None,
+        sleep: Callable[[float], None] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if not providers or len(providers) != len(limiters):
+            raise ValueError("one limiter per provider, at least one provider")
+        self.routes = [Route(p, lim) for p, lim in zip(providers, limiters, strict=True)]
+        self.max_retries = max_retries
+        self.cancel = cancel or threading.Event()
+        self.clock = clock
+        self.on_retry = on_retry
+        self._sleeper = sleep
+        self._random = random.Random(seed)
+
+    @property
+    def primary(self) -> Provider:
+        return self.routes[0].provider
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        last: TransientProviderError | None = None
+        candidates = self._candidates()
+        for index, route in enumerate(candidates):
+            try:
+                return self._call(route, request, can_fall_back=index < len(candidates) - 1)
+            except TransientProviderError as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    def _candidates(self) -> list[Route]:
+        now = self.clock()
+        ready = [route for route in self.routes if not route.cooling(now)]
+        resting = sorted((r for r in self.routes if r.cooling(now)), key=lambda r: r.cooling_until)
+        return ready + resting
+
+    def _call(self, route: Route, request: CompletionRequest, *, can_fall_back: bool) -> Completion:
+        attempts = stop_after_attempt(self.max_retries + 1)
+
+        def stop(state: RetryCallState) -> bool:
+            # Another worker's failures put this provider to rest: go to the next one now.
+            return attempts(state) or (can_fall_back and route.cooling(self.clock()))
+
+        retrying = Retrying(
+            stop=stop,
+            retry=retry_if_exception_type(TransientProviderError),
+            wait=self._wait,
+            sleep=self._sleep,
+            before_sleep=lambda state: self._before_sleep(route, state),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    completion = self._attempt(route, request)
+        except TransientProviderError:
+            route.rest(self.clock())
+            raise
+        route.succeeded()
+        return completion
+
+    def _attempt(self, route: Route, request: CompletionRequest) -> Completion:
+        if self.cancel.is_set():
+            raise JobCancelled("interrupted")
+        route.limiter.acquire()
+        if self.cancel.is_set():
+            raise JobCancelled("interrupted")
+        try:
+            return route.provider.complete(request)
+        except TransientProviderError as exc:
+            if self.cancel.is_set():
+                raise JobCancelled("interrupted") from None
+            route.failed(self.clock())
+            if isinstance(exc, RateLimitError):
+                # Hold back every worker's calls to this provider, starting now.
+                exc.retry_after = self.wait_for(exc, attempt=route.failures)
+                route.limiter.pause(exc.retry_after)
+            raise
+
+    def wait_for(self, exc: BaseException | None, *, attempt: int) -> float:
+        """The server's Retry-After when it gave one, else full-jitter exponential backoff."""
+        if isinstance(exc, TransientProviderError) and exc.retry_after is not None:
+            return exc.retry_after
+        return self._random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return self.wait_for(exc, attempt=state.attempt_number)
+
+    def _before_sleep(self, route: Route, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        assert isinstance(exc, TransientProviderError)
+        seconds = state.next_action.sleep if state.next_action else 0.0
+        if self.on_retry is not None:
+            self.on_retry(route.provider, exc, seconds)
+
+    def _sleep(self, seconds: float) -> None:
+        if self._sleeper is not None:  # tests: a fake clock's advance
+            self._sleeper(seconds)
+        if self.cancel.wait(0 if self._sleeper else seconds):
+            raise JobCancelled("interrupted")
+
+    def interrupt(self) -> None:
+        self.cancel.set()
+        for route in self.routes:
+            route.provider.interrupt()
+
+    def close(self) -> None:
+        for route in self.routes:
+            route.provider.close()
