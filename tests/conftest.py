@@ -123,3 +123,53 @@ def fake_clock() -> FakeClock:
 @pytest.fixture(autouse=True)
 def _no_raise_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BOOKGEN_RAISE_ERRORS", raising=False)
+
+
+FAKE_KEY = "sk-bookgen-test-KEY-7f3a9c2e1d5b"
+
+
+@pytest.fixture
+def llm():  # type: ignore[no-untyped-def]
+    """A loopback server speaking the OpenAI and Anthropic protocols, expecting FAKE_KEY."""
+    from tests.fakellm import FakeLLMServer
+
+    with FakeLLMServer(api_key=FAKE_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backoff waits of zero, for tests that are not about timing."""
+    from bookgen.providers import retry
+
+    monkeypatch.setattr(retry, "BACKOFF_BASE", 0.0)
+
+
+@pytest.fixture
+def provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys and base URLs from the environment only as each test sets them."""
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "BOOKGEN_DEBUG_HTTP",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def make_provider():  # type: ignore[no-untyped-def]
+    """create_provider, with every provider it made closed at the end of the test."""
+    from bookgen.providers.base import create_provider
+
+    made: list[Provider] = []
+
+    def make(name: str, **kwargs):  # type: ignore[no-untyped-def]
+        provider = create_provider(name, **kwargs)
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        provider.close()

@@ -149,7 +149,10 @@ def test_sim_failures_give_exit_1_and_resume(
             ["--max-concurrent", "many"],
             "error: argument --max-concurrent: invalid int value: 'many'",
         ),
-        (["--provider", "nope"], "error: unknown provider 'nope'; known providers: anthropic, deepseek, groq, llamacpp, lmstudio, mistral, ollama, openai, openrouter, sim, together, vllm"),
+        (
+            ["--provider", "nope"],
+            "error: unknown provider 'nope'; known providers: anthropic, deepseek, groq, llamacpp, lmstudio, mistral, ollama, openai, openrouter, sim, together, vllm",
+        ),
         (["-O", "latency"], "error: -O expects KEY=VALUE, got 'latency'"),
         (
             ["-O", "colour=red"],
@@ -233,16 +236,37 @@ def test_providers(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monke
     rows = {line.split()[0]: line.split() for line in out.splitlines()}
     assert rows["provider"] == ["provider", "status", "base", "URL", "API", "key", "about"]
     assert rows["sim"][:4] == ["sim", "ready", "-", "-"]
-    assert rows["openai"][:5] == ["openai", "ready", "https://api.openai.com/v1", "OPENAI_API_KEY", "(set)"]
+    assert rows["openai"][:5] == [
+        "openai",
+        "ready",
+        "https://api.openai.com/v1",
+        "OPENAI_API_KEY",
+        "(set)",
+    ]
     assert rows["anthropic"][:6] == [
-        "anthropic", "set", "ANTHROPIC_API_KEY", "https://api.anthropic.com", "ANTHROPIC_API_KEY", "(not"
+        "anthropic",
+        "set",
+        "ANTHROPIC_API_KEY",
+        "https://api.anthropic.com",
+        "ANTHROPIC_API_KEY",
+        "(not",
     ]
     code, out, _ = run(capsys, "providers", "--json")
     assert "sk-test" not in out
     infos = {info["name"]: info for info in json.loads(out)}
     assert set(infos) == {
-        "anthropic", "deepseek", "groq", "llamacpp", "lmstudio", "mistral", "ollama", "openai",
-        "openrouter", "sim", "together", "vllm",
+        "anthropic",
+        "deepseek",
+        "groq",
+        "llamacpp",
+        "lmstudio",
+        "mistral",
+        "ollama",
+        "openai",
+        "openrouter",
+        "sim",
+        "together",
+        "vllm",
     }
     assert infos["sim"] == {
         "name": "sim",
@@ -256,7 +280,10 @@ def test_providers(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monke
         "key_set": None,
     }
     assert (infos["openai"]["key_env"], infos["openai"]["key_set"]) == ("OPENAI_API_KEY", True)
-    assert (infos["groq"]["base_url"], infos["groq"]["key_set"]) == ("https://api.groq.com/openai/v1", False)
+    assert (infos["groq"]["base_url"], infos["groq"]["key_set"]) == (
+        "https://api.groq.com/openai/v1",
+        False,
+    )
     assert infos["ollama"]["base_url"] == "http://localhost:11434/v1"
     assert infos["ollama"]["needs"] == "a running server"
 

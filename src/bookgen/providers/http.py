@@ -198,19 +198,19 @@ class HTTPProvider(Provider):
     def stream(self, path: str, payload: dict[str, Any]) -> Iterator[SSEEvent]:
         """POST and yield the server-sent events of the answer, or raise a ProviderError."""
         url = f"{self.base_url}{path}"
+        answering = False
         try:
             with self.client.stream("POST", url, json=payload) as response:
                 if response.status_code >= 400:
                     response.read()
-                if self.debug:
-                    _debug(
-                        f"< body {response.text[:2000]}" if response.is_closed else "< stream",
-                        self._key,
-                    )
+                    if self.debug:
+                        _debug(f"< body {response.text[:2000]}", self._key)
                 self.raise_for_status(response)
+                answering = True
                 yield from iter_sse(self._lines(response))
         except httpx.HTTPError as exc:
-            raise self.convert(exc, streaming=True) from exc
+            # A drop before the answer began is a connection error; after, a broken stream.
+            raise self.convert(exc, streaming=answering) from exc
 
     def _lines(self, response: httpx.Response) -> Iterator[str]:
         for line in response.iter_lines():
