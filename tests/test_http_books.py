@@ -1,0 +1,258 @@
+"""Whole books through the CLI against the loopback server: faults, fallbacks, keys, 429 pauses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bookgen.cli import main
+from tests.conftest import FAKE_KEY
+from tests.fakellm import BadJSON, CutStream, Drop, FakeLLMServer, Slow, Status
+
+pytestmark = pytest.mark.usefixtures("provider_env", "fast_retries")
+
+FAULTS = [Status(429), Status(500), Status(503), Status(529), Drop(), CutStream(after=2), BadJSON()]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def manifest(tmp_path: Path, name: str = "the-test-book") -> dict:  # type: ignore[type-arg]
+    return json.loads((tmp_path / "books" / name / "manifest.json").read_text())  # type: ignore[no-any-return]
+
+
+def book_args(outline: Path, tmp_path: Path, *extra: str) -> list[str]:
+    return [
+        "generate",
+        "--source",
+        str(outline),
+        "--output-dir",
+        str(tmp_path / "books"),
+        "--progress",
+        "plain",
+        "--max-concurrent",
+        "5",
+        *extra,
+    ]
+
+
+def test_openai_book_with_30_percent_faults_completes(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    outline: Path,
+    tmp_path: Path,
+    llm: FakeLLMServer,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    llm.fault_rate(0.3, FAULTS, seed=3)
+    code, out, err = run(
+        capsys,
+        *book_args(
+            outline, tmp_path, "--provider", "openai", "--base-url", llm.openai_base, "--model", "M"
+        ),
+    )
+    assert code == 0, err
+    assert "4 completed, 0 failed" in out
+    data = manifest(tmp_path)
+    assert [(c["status"], c["provider"], c["model"]) for c in data["chapters"]] == [
+        ("completed", "openai", "M")
+    ] * 4
+    assert all(c["words"] >= 270 for c in data["chapters"])
+    faulty = llm.calls() - sum(c["calls"] for c in data["chapters"])
+    assert faulty > 0  # the faults really happened, and were retried
+    assert err.count("; retrying openai in ") == faulty
+
+
+def test_anthropic_book_with_faults_completes(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    outline: Path,
+    tmp_path: Path,
+    llm: FakeLLMServer,
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
+    llm.fault_rate(0.3, [Status(529), Status(500), Drop(), CutStream(after=1)], seed=5)
+    code, out, err = run(
+        capsys,
+        *book_args(
+            outline, tmp_path, "--provider", "anthropic", "--base-url", llm.url, "-O", "stream=true"
+        ),
+    )
+    assert code == 0, err
+    assert [c["provider"] for c in manifest(tmp_path)["chapters"]] == ["anthropic"] * 4
+
+
+def test_fallback_takes_over_from_a_dead_primary(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    outline: Path,
+    tmp_path: Path,
+    llm: FakeLLMServer,
+) -> None:
+    with FakeLLMServer(api_key=FAKE_KEY) as dead:
+        dead.fault_rate(1.0, [Status(503)])
+        monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
+        monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+        monkeypatch.setenv("OPENAI_BASE_URL", llm.openai_base)
+        code, out, err = run(
+            capsys,
+            *book_args(
+                outline,
+                tmp_path,
+                "--provider",
+                "anthropic",
+                "--base-url",
+                dead.url,
+                "--fallback",
+                "openai:backup-model",
+            ),
+        )
+        assert code == 0, err
+        chapters = manifest(tmp_path)["chapters"]
+        assert [(c["provider"], c["model"]) for c in chapters] == [("openai", "backup-model")] * 4
+        # The primary was given up on after a few failures, not retried for every chapter.
+        assert dead.calls() <= 3 + 5
+        assert llm.calls() == 4
+
+
+def test_wrong_key_stops_the_run_at_once(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    outline: Path,
+    tmp_path: Path,
+    llm: FakeLLMServer,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-000000000000")
+    code, out, err = run(
+        capsys,
+        *book_args(
+            outline,
+            tmp_path,
+            "--provider",
+            "openai",
+            "--base-url",
+            llm.openai_base,
+            "--max-concurrent",
+            "1",
+        ),
+    )
+    assert code == 2
+    assert err.splitlines()[-1] == (
+        "error: openai refused the credentials (HTTP 401: Incorrect API key provided); set OPENAI_API_KEY to a valid key"
+    )
+    assert llm.calls() == 1  # no retry, no other chapter started
+    assert [c["status"] for c in manifest(tmp_path)["chapters"]] == ["pending"] * 4
+    assert "sk-wrong" not in out + err
+
+
+def test_missing_key_is_exit_2_before_anything(
+    capsys: pytest.CaptureFixture[str], outline: Path, tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, *book_args(outline, tmp_path, "--provider", "groq"))
+    assert (code, out) == (2, "")
+    assert (
+        err
+        == "error: provider 'groq' needs an API key: set GROQ_API_KEY, or pass --provider sim to try bookgen without one\n"
+    )
+    assert not (tmp_path / "books").exists()
+
+
+def test_bad_request_fails_that_chapter_only(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    outline: Path,
+    tmp_path: Path,
+    llm: FakeLLMServer,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    llm.script(Status(400, message="context length exceeded"))
+    code, out, err = run(
+        capsys,
+        *book_args(
+            outline,
+            tmp_path,
+            "--provider",
+            "openai",
+            "--base-url",
+            llm.openai_base,
+            "--max-concurrent",
+            "1",
+        ),
+    )
+    assert code == 1
+    chapters = manifest(tmp_path)["chapters"]
+    assert [c["status"] for c in chapters] == ["failed", "completed", "completed", "completed"]
+    assert chapters[0]["error"] == "openai rejected the request (HTTP 400: context length exceeded)"
+    assert llm.calls() == 4
+
+
+def test_the_key_never_reaches_disk_or_output(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    outline: Path,
+    tmp_path: Path,
+    llm: FakeLLMServer,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("BOOKGEN_DEBUG_HTTP", "1")
+    llm.script(
+        Status(500, message=f"upstream said {FAKE_KEY}"),
+        Status(429, message=f"key ...{FAKE_KEY[-8:]}"),
+    )
+    code, out, err = run(
+        capsys,
+        *book_args(
+            outline, tmp_path, "--provider", "openai", "--base-url", llm.openai_base, "--json"
+        ),
+    )
+    assert code == 0
+    assert "> POST " in err and "authorization" in err.lower()  # the debug log was written
+    haystacks = {"stdout": out, "stderr": err}
+    for path in (tmp_path / "books").rglob("*"):
+        if path.is_file():
+            haystacks[str(path)] = path.read_text(errors="replace")
+    for where, text in haystacks.items():
+        for piece in (FAKE_KEY, FAKE_KEY[:12], FAKE_KEY[-8:]):
+            assert piece not in text, f"key piece {piece!r} found in {where}"
+
+
+@pytest.mark.slow
+def test_a_429_holds_every_worker_back(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    llm: FakeLLMServer,
+) -> None:
+    outline = tmp_path / "eight.md"
+    outline.write_text(
+        "# Eight\nTarget words: 50\n\n" + "\n".join(f"## Part {n}\nStuff.\n" for n in range(1, 9))
+    )
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    # The first request is refused for 1 s; the three answered beside it take 0.3 s, so
+    # their workers ask for chapters 5-8 long after the 429 reached the client.
+    llm.script(Status(429, headers={"retry-after": "1"}), Slow(0.3), Slow(0.3), Slow(0.3))
+    code, _, err = run(
+        capsys,
+        "generate",
+        "--source",
+        str(outline),
+        "--output-dir",
+        str(tmp_path / "books"),
+        "--provider",
+        "openai",
+        "--base-url",
+        llm.openai_base,
+        "--max-concurrent",
+        "4",
+        "--json",
+    )
+    assert code == 0, err
+    refused_at = llm.requests[0].at
+    later = [r for r in llm.requests[4:] if r.path.endswith("/chat/completions")]
+    assert len(later) == 5  # the retry of the refused chapter, and chapters 5-8
+    assert all(r.at >= refused_at + 1.0 for r in later)
