@@ -20,7 +20,7 @@ from bookgen.errors import BookgenError, OptionError
 from bookgen.events import Event
 from bookgen.orchestrator import AsyncBookOrchestrator
 from bookgen.progress import BarProgress, JsonProgress, PlainProgress, Tally, plural
-from bookgen.providers.base import provider_infos
+from bookgen.providers.base import provider_class, provider_infos
 from bookgen.status import status_data, status_table
 from bookgen.store import BookStore
 
@@ -168,6 +168,8 @@ def make_tracker(args: argparse.Namespace) -> Tally:
 
 
 def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.base_url and "base_url" not in provider_class(args.provider).options_model.model_fields:
+        raise OptionError(f"--base-url does not apply to provider {args.provider!r}")
     tracker = make_tracker(args)
     orchestrator = AsyncBookOrchestrator(
         source_file=args.source,
