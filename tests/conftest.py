@@ -11,7 +11,8 @@ import pytest
 
 from bookgen.models import Completion, CompletionRequest, Usage
 from bookgen.providers.base import Provider
-from bookgen.providers.sim import estimate_tokens, requested_words, write_prose
+from bookgen.providers.sim import requested_words, write_prose
+from bookgen.tokens import estimate_tokens
 
 SAMPLE_MD = """\
 # The Test Book

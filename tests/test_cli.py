@@ -168,7 +168,10 @@ def test_sim_failures_give_exit_1_and_resume(
         (["--base-url", "http://x"], "error: --base-url does not apply to provider 'sim'"),
         (["--max-retries", "-1"], "error: --max-retries must be at least 0, got -1"),
         (["--fallback", ":m"], "error: --fallback expects PROVIDER[:MODEL], got ':m'"),
-        (["--fallback", "nope"], "error: unknown provider 'nope'; known providers: anthropic, deepseek, groq, llamacpp, lmstudio, mistral, ollama, openai, openrouter, sim, together, vllm"),
+        (
+            ["--fallback", "nope"],
+            "error: unknown provider 'nope'; known providers: anthropic, deepseek, groq, llamacpp, lmstudio, mistral, ollama, openai, openrouter, sim, together, vllm",
+        ),
     ],
 )
 def test_bad_options_exit_2_with_one_line(

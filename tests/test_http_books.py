@@ -256,3 +256,81 @@ def test_a_429_holds_every_worker_back(
     later = [r for r in llm.requests[4:] if r.path.endswith("/chat/completions")]
     assert len(later) == 5  # the retry of the refused chapter, and chapters 5-8
     assert all(r.at >= refused_at + 1.0 for r in later)
+
+
+def eight_chapters(tmp_path: Path) -> Path:
+    outline = tmp_path / "eight.md"
+    outline.write_text(
+        "# Eight\nTarget words: 50\n\n" + "\n".join(f"## Part {n}\nStuff.\n" for n in range(1, 9))
+    )
+    return outline
+
+
+@pytest.mark.slow
+def test_client_limit_keeps_a_server_limit_from_ever_saying_429(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    llm: FakeLLMServer,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    llm.rate_limit(3, 0.5)
+    code, _, err = run(
+        capsys,
+        "generate",
+        "--source",
+        str(eight_chapters(tmp_path)),
+        "--output-dir",
+        str(tmp_path / "books"),
+        "--provider",
+        "openai",
+        "--base-url",
+        llm.openai_base,
+        "--max-concurrent",
+        "8",
+        "--rate-limit-calls",
+        "3",
+        "--rate-limit-period",
+        "0.5",
+        "--json",
+    )
+    assert code == 0, err
+    assert llm.calls() == 8  # not one request was refused
+
+
+@pytest.mark.slow
+def test_adaptive_concurrency_backs_off_on_429(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    llm: FakeLLMServer,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    llm.script(Status(429, headers={"retry-after-ms": "50"}))
+    code, out, err = run(
+        capsys,
+        "generate",
+        "--source",
+        str(eight_chapters(tmp_path)),
+        "--output-dir",
+        str(tmp_path / "books"),
+        "--provider",
+        "openai",
+        "--base-url",
+        llm.openai_base,
+        "--max-concurrent",
+        "4",
+        "--adaptive",
+        "--json",
+    )
+    assert code == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    limits = [e for e in events if e["event"] == "concurrency"]
+    assert limits[0] == {
+        "event": "concurrency",
+        "limit": 2,
+        "max": 4,
+        "reason": "rate limited",
+        "elapsed": limits[0]["elapsed"],
+    }
+    assert events[0]["adaptive"] is True

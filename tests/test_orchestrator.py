@@ -236,3 +236,41 @@ async def test_a_job_that_crashes_outside_its_handler_is_a_failed_chapter(
     results = await orchestrator.generate_chapters_parallel()
     assert [r.status for r in results] == ["completed", "failed", "completed", "completed"]
     assert results[1].error == "OSError: [Errno 28] No space left on device"
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [("outline", [1, 2, 3, 4]), ("priority", [1, 4, 2, 3]), ("longest", [1, 2, 3, 4])],
+)
+async def test_schedule_decides_the_start_order(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider, schedule: str, expected: list[int]
+) -> None:
+    events: list[Event] = []
+    orchestrator = make(
+        outline, tmp_path, scripted, max_concurrent=1, schedule=schedule, events=events.append
+    )
+    results = await orchestrator.generate_chapters_parallel()
+    assert [e.chapter for e in events if e.kind == "chapter_started"] == expected
+    assert [r.number for r in results] == [1, 2, 3, 4]  # results stay in outline order
+
+
+async def test_token_limit_refuses_an_impossible_chapter_before_any_call(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    orchestrator = make(outline, tmp_path, scripted, rate_limit_tokens=500)
+    with pytest.raises(
+        OptionError,
+        match=r"^chapter 1: a request needs about \d[\d,]* tokens but --rate-limit-tokens allows 500 per 60 s",
+    ):
+        await orchestrator.generate_chapters_parallel()
+    assert scripted.history == []
+    assert not (tmp_path / "books").exists()
+
+
+async def test_token_limit_reserves_and_settles(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    orchestrator = make(outline, tmp_path, scripted, rate_limit_tokens=100_000, max_concurrent=4)
+    results = await orchestrator.generate_chapters_parallel()
+    assert [r.status for r in results] == ["completed"] * 4
+    assert orchestrator.limiter.started == 4  # type: ignore[attr-defined]

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from bookgen.ratelimit import NoLimit, SlidingWindowLimiter, make_limiter
+from bookgen.errors import OptionError
+from bookgen.ratelimit import NoLimit, Permit, SlidingWindowLimiter, make_limiter
 from tests.conftest import FakeClock
 
 
@@ -31,12 +32,12 @@ def test_many_threads_never_exceed_the_window() -> None:
     starts: list[float] = []
     lock = threading.Lock()
 
-    def record(at: float) -> None:
+    def record(permit: Permit) -> None:
         with lock:
-            starts.append(at)
+            starts.append(permit.started)
 
     limiter = SlidingWindowLimiter(calls=10, period=0.1, on_start=record)
-    threads = [threading.Thread(target=limiter.acquire) for _ in range(50)]
+    threads = [threading.Thread(target=limiter.acquire, daemon=True) for _ in range(50)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -61,20 +62,20 @@ def test_fake_clock_window_and_fifo_order(fake_clock: FakeClock) -> None:
 
     threads = []
     for index in range(5):
-        thread = threading.Thread(target=worker, args=(index,))
+        thread = threading.Thread(target=worker, args=(index,), daemon=True)
         thread.start()
         threads.append(thread)
         # Queue them one by one so the arrival order is known.
         wait_until(lambda i=index: len(order) + limiter.waiting == i + 1)
     assert order == [0, 1]
     assert limiter.waiting == 3
-    fake_clock.advance(9.99)
+    fake_clock.advance(10.15)  # a slot is held 10 s plus the 2% margin
     time.sleep(0.02)
     assert order == [0, 1]
-    fake_clock.advance(0.01)
+    fake_clock.advance(0.1)
     wait_until(lambda: len(order) == 4)
     assert order == [0, 1, 2, 3]
-    fake_clock.advance(10.0)
+    fake_clock.advance(10.3)
     wait_until(lambda: len(order) == 5)
     assert order == [0, 1, 2, 3, 4]
     for thread in threads:
@@ -86,7 +87,8 @@ def test_pause_holds_every_caller(fake_clock: FakeClock) -> None:
     limiter.pause(5.0)
     done: list[int] = []
     threads = [
-        threading.Thread(target=lambda: (limiter.acquire(), done.append(1))) for _ in range(3)
+        threading.Thread(target=lambda: (limiter.acquire(), done.append(1)), daemon=True)
+        for _ in range(3)
     ]
     for thread in threads:
         thread.start()
@@ -106,7 +108,7 @@ def test_no_limit_passes_at_once_but_honours_a_pause(fake_clock: FakeClock) -> N
         limiter.acquire()
     limiter.pause(2.0)
     done = threading.Event()
-    thread = threading.Thread(target=lambda: (limiter.acquire(), done.set()))
+    thread = threading.Thread(target=lambda: (limiter.acquire(), done.set()), daemon=True)
     thread.start()
     time.sleep(0.02)
     assert not done.is_set()
@@ -123,7 +125,7 @@ async def test_acquire_async_does_not_block_the_loop(fake_clock: FakeClock) -> N
     waiter = asyncio.create_task(limiter.acquire_async())
     await asyncio.sleep(0.02)
     assert not waiter.done()  # the loop kept running while the permit was awaited
-    fake_clock.advance(10.0)
+    fake_clock.advance(10.3)
     await asyncio.wait_for(waiter, 5)
 
 
@@ -134,3 +136,61 @@ def test_bad_arguments() -> None:
         SlidingWindowLimiter(calls=1, period=0)
     assert isinstance(make_limiter(None, 60.0), NoLimit)
     assert isinstance(make_limiter(5, 60.0), SlidingWindowLimiter)
+
+
+def test_tokens_reserve_and_settle(fake_clock: FakeClock) -> None:
+    limiter = SlidingWindowLimiter(None, 60.0, tokens=1000, clock=fake_clock)
+    first = limiter.acquire(600)
+    done: list[Permit] = []
+    waiter = threading.Thread(target=lambda: done.append(limiter.acquire(600)), daemon=True)
+    waiter.start()
+    wait_until(lambda: limiter.waiting == 1)
+    time.sleep(0.02)
+    assert done == []  # 600 + 600 > 1000
+    limiter.settle(first, 300)  # the call used less than it reserved
+    wait_until(lambda: len(done) == 1)
+    assert done[0].started == 0.0  # no time had to pass
+    waiter.join(5)
+
+
+def test_tokens_free_up_as_the_window_slides(fake_clock: FakeClock) -> None:
+    limiter = SlidingWindowLimiter(None, 10.0, tokens=100, clock=fake_clock)
+    limiter.acquire(60)
+    fake_clock.advance(4.0)
+    limiter.acquire(40)
+    done: list[Permit] = []
+    waiter = threading.Thread(target=lambda: done.append(limiter.acquire(50)), daemon=True)
+    waiter.start()
+    wait_until(lambda: limiter.waiting == 1)
+    fake_clock.advance(6.15)
+    time.sleep(0.02)
+    assert done == []
+    fake_clock.advance(0.1)  # the 60-token call is now 10 s (+2%) old
+    wait_until(lambda: len(done) == 1)
+    assert done[0].started == pytest.approx(10.25)
+    waiter.join(5)
+
+
+def test_calls_and_tokens_together(fake_clock: FakeClock) -> None:
+    limiter = SlidingWindowLimiter(2, 10.0, tokens=1000, clock=fake_clock)
+    limiter.acquire(10)
+    limiter.acquire(10)
+    done: list[Permit] = []
+    waiter = threading.Thread(target=lambda: done.append(limiter.acquire(10)), daemon=True)
+    waiter.start()
+    wait_until(lambda: limiter.waiting == 1)
+    time.sleep(0.02)
+    assert done == []  # tokens to spare, but the call limit holds
+    fake_clock.advance(10.3)
+    wait_until(lambda: len(done) == 1)
+    waiter.join(5)
+
+
+def test_a_request_larger_than_the_token_limit_is_refused() -> None:
+    limiter = SlidingWindowLimiter(None, 60.0, tokens=1000)
+    with pytest.raises(
+        OptionError,
+        match="a request needs about 1,001 tokens but --rate-limit-tokens allows 1,000 per 60 s",
+    ):
+        limiter.acquire(1001)
+    assert limiter.started == 0

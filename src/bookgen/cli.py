@@ -92,6 +92,24 @@ def build_parser() -> Parser:
         help="the rate limit's window (default 60)",
     )
     gen.add_argument(
+        "--rate-limit-tokens",
+        type=int,
+        metavar="N",
+        help="at most N tokens per period (prompt estimate + max_tokens, settled to usage)",
+    )
+    gen.add_argument(
+        "--adaptive",
+        action="store_true",
+        help="halve the chapters running at once on a 429, grow back as calls succeed",
+    )
+    gen.add_argument(
+        "--schedule",
+        choices=["priority", "outline", "longest"],
+        default="priority",
+        help="order chapters start in: priority (default: marked, first and last, then "
+        "longest first), outline, longest",
+    )
+    gen.add_argument(
         "--max-iterations",
         type=int,
         default=3,
@@ -179,6 +197,9 @@ def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
         max_concurrent=args.max_concurrent,
         rate_limit_calls=args.rate_limit_calls,
         rate_limit_period=args.rate_limit_period,
+        rate_limit_tokens=args.rate_limit_tokens,
+        schedule=args.schedule,
+        adaptive=args.adaptive,
         output_dir=args.output_dir,
         model=args.model,
         provider_options=args.provider_option

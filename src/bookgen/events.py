@@ -17,6 +17,7 @@ EventKind = Literal[
     "chapter_skipped",
     "chapter_interrupted",
     "notice",
+    "concurrency",
     "run_finished",
     "run_interrupted",
 ]

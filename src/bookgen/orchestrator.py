@@ -17,16 +17,19 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
+from bookgen.concurrency import Admission
 from bookgen.errors import AuthenticationError, BookgenError, OptionError, TransientProviderError
 from bookgen.events import Event, EventSink, discard
-from bookgen.models import BookSpec, ChapterResult, RunSummary
+from bookgen.models import BookSpec, ChapterResult, CompletionRequest, RunSummary
 from bookgen.outline import load_outline
-from bookgen.pipeline import ChapterJob, RunContext
+from bookgen.pipeline import ChapterJob, RunContext, max_tokens_for
 from bookgen.prompts import PromptBuilder
 from bookgen.providers.base import Provider, create_provider
 from bookgen.providers.retry import DEFAULT_MAX_RETRIES, ProviderCaller
 from bookgen.ratelimit import NoLimit, RateLimiter, make_limiter
+from bookgen.schedule import SCHEDULES, Schedule, order
 from bookgen.store import BookStore, slugify
+from bookgen.tokens import reserved_tokens
 
 # How long an interrupted run waits for jobs in flight to notice before leaving them.
 INTERRUPT_GRACE_SECONDS = 5.0
@@ -65,6 +68,9 @@ class AsyncBookOrchestrator:
         rate_limit_calls: int | None = None,
         rate_limit_period: float = 60.0,
         *,
+        rate_limit_tokens: int | None = None,
+        schedule: Schedule = "priority",
+        adaptive: bool = False,
         output_dir: str | Path = "books",
         model: str | None = None,
         provider_options: list[str] | None = None,
@@ -79,6 +85,9 @@ class AsyncBookOrchestrator:
         check_range("--max-concurrent", max_concurrent, minimum=1)
         check_range("--rate-limit-calls", rate_limit_calls, minimum=1)
         check_range("--rate-limit-period", rate_limit_period, minimum=0, strict=True)
+        check_range("--rate-limit-tokens", rate_limit_tokens, minimum=1)
+        if schedule not in SCHEDULES:
+            raise OptionError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
         check_range("--max-iterations", max_iterations, minimum=1)
         check_range("--target-words", target_words, minimum=1)
         check_range("--max-retries", max_retries, minimum=0)
@@ -99,7 +108,12 @@ class AsyncBookOrchestrator:
         self.max_iterations = max_iterations
         self.force = force
         self.events = events
-        self.limiter = limiter or make_limiter(rate_limit_calls, rate_limit_period)
+        self.limiter = limiter or make_limiter(
+            rate_limit_calls, rate_limit_period, tokens=rate_limit_tokens
+        )
+        self.schedule: Schedule = schedule
+        self.adaptive = adaptive
+        self.prompts = PromptBuilder(self.book)
         self.fatal: BookgenError | None = None
         self.results: list[ChapterResult] = []
         self.summary: RunSummary | None = None
@@ -121,12 +135,27 @@ class AsyncBookOrchestrator:
         wanted = set(chapter_numbers)
         return [number for number in self.book.numbers if number in wanted]
 
+    def check_requests(self, numbers: list[int]) -> None:
+        """Refuse, before any call, a chapter whose first request could never pass the
+        token limit."""
+        for number in numbers:
+            chapter = self.book.chapter(number)
+            request = CompletionRequest(
+                messages=self.prompts.chapter(chapter),
+                max_tokens=max_tokens_for(self.book.target_for(chapter)),
+            )
+            try:
+                self.limiter.check(reserved_tokens(request))
+            except OptionError as exc:
+                raise OptionError(f"chapter {number}: {exc.message}") from exc
+
     async def generate_chapters_parallel(
         self, chapter_numbers: list[int] | None = None
     ) -> list[ChapterResult]:
         """Generate the chapters asked for (all by default) and return one result each,
         in outline order. Completed chapters are skipped unless ``force``."""
         numbers = self.resolve_chapters(chapter_numbers)
+        self.check_requests(numbers)
         started = time.monotonic()
         with self.store.locked():
             self.store.prepare(self.book, source=self.source_file)
@@ -146,6 +175,8 @@ class AsyncBookOrchestrator:
                         "fallbacks": [f"{p.name}:{p.model}" for p in self.fallbacks],
                         "simulated": self.provider.simulated,
                         "max_concurrent": self.max_concurrent,
+                        "adaptive": self.adaptive,
+                        "schedule": self.schedule,
                     },
                 )
             )
@@ -169,7 +200,8 @@ class AsyncBookOrchestrator:
                 )
                 self.events(Event("chapter_skipped", number, state.title, {"words": state.words}))
             try:
-                by_number.update(await self._run_jobs(plan.to_run))
+                to_run = order(self.book, plan.to_run, self.schedule)
+                by_number.update(await self._run_jobs(to_run))
             finally:
                 self.results = [by_number[n] for n in numbers if n in by_number]
                 self.summary = RunSummary.of(self.results, time.monotonic() - started)
@@ -181,6 +213,9 @@ class AsyncBookOrchestrator:
         return self.results
 
     async def _run_jobs(self, to_run: list[int]) -> dict[int, ChapterResult]:
+        admission = Admission(
+            self.max_concurrent, adaptive=self.adaptive, on_change=self._limit_changed
+        )
         cancel = threading.Event()
         caller = ProviderCaller(
             [self.provider, *self.fallbacks],
@@ -188,20 +223,19 @@ class AsyncBookOrchestrator:
             [self.limiter, *(NoLimit() for _ in self.fallbacks)],
             max_retries=self.max_retries,
             cancel=cancel,
-            on_retry=self._on_retry,
+            listener=_Listener(self.events, admission),
         )
         context = RunContext(
             book=self.book,
             store=self.store,
             caller=caller,
-            prompts=PromptBuilder(self.book),
+            prompts=self.prompts,
             events=self.events,
             max_iterations=self.max_iterations,
             cancel=cancel,
         )
         loop = asyncio.get_running_loop()
         results: dict[int, ChapterResult] = {}
-        semaphore = asyncio.Semaphore(self.max_concurrent)
         running: set[asyncio.Task[ChapterResult]] = set()
         executor = ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="bookgen-chapter")
 
@@ -221,15 +255,16 @@ class AsyncBookOrchestrator:
                 )
                 return result
             finally:
-                semaphore.release()
+                admission.release()
 
         terminate = _on_sigterm(loop)
         try:
             # Admit in schedule order; a chapter waits here, not in the executor's
             # queue, so an interruption has nothing queued to cancel but this loop.
             for number in to_run:
-                await semaphore.acquire()
+                await admission.acquire()
                 if self.fatal is not None:
+                    admission.release()
                     break
                 task = asyncio.create_task(run_one(ChapterJob(context, self.book.chapter(number))))
                 running.add(task)
@@ -246,9 +281,11 @@ class AsyncBookOrchestrator:
             executor.shutdown(wait=not self.interrupted, cancel_futures=True)
         return results
 
-    def _on_retry(self, provider: Provider, exc: TransientProviderError, seconds: float) -> None:
+    def _limit_changed(self, limit: int, reason: str) -> None:
         self.events(
-            Event("notice", data={"message": f"{exc}; retrying {provider.name} in {seconds:.1f} s"})
+            Event(
+                "concurrency", data={"limit": limit, "max": self.max_concurrent, "reason": reason}
+            )
         )
 
     async def _stop(
@@ -267,6 +304,24 @@ class AsyncBookOrchestrator:
         for task in running:
             if not task.done():
                 task.cancel()
+
+
+class _Listener:
+    """Hears about calls from worker threads: notes retries, drives adaptive concurrency."""
+
+    def __init__(self, events: EventSink, admission: Admission) -> None:
+        self.events = events
+        self.admission = admission
+
+    def retrying(self, provider: Provider, error: TransientProviderError, seconds: float) -> None:
+        message = f"{error}; retrying {provider.name} in {seconds:.1f} s"
+        self.events(Event("notice", data={"message": message}))
+
+    def succeeded(self, provider: Provider, started: float) -> None:
+        self.admission.succeeded(started)
+
+    def rate_limited(self, provider: Provider, started: float) -> None:
+        self.admission.rate_limited(started)
 
 
 def _collect(results: dict[int, ChapterResult], task: asyncio.Task[ChapterResult]) -> None:

@@ -42,6 +42,10 @@ class Tally:
         self.running = 0
         self.failed = 0
         self.words = 0
+        # Adaptive concurrency: the current limit, shown when it is not the maximum.
+        self.limit = 0
+        self.maximum = 0
+        self.adaptive = False
 
     def __call__(self, event: Event) -> None:
         with self.lock:
@@ -53,6 +57,10 @@ class Tally:
         if kind == "run_started":
             self.started = time.monotonic()
             self.total = int(event.data["to_run"])
+            self.limit = self.maximum = int(event.data.get("max_concurrent", 0))
+            self.adaptive = bool(event.data.get("adaptive"))
+        elif kind == "concurrency":
+            self.limit = int(event.data["limit"])
         elif kind == "chapter_started":
             self.running += 1
         elif kind == "chapter_completed":
@@ -107,6 +115,11 @@ def describe(event: Event) -> str | None:
         return f"skipped   {label}: already completed"
     if event.kind == "chapter_interrupted":
         return f"stopped   {label}: interrupted, will run again on resume"
+    if event.kind == "concurrency":
+        return (
+            f"note: running up to {data['limit']} of {data['max']} chapters at once "
+            f"({data['reason']})"
+        )
     if event.kind == "notice":
         prefix = f"{label}: " if event.chapter is not None else ""
         return f"note: {prefix}{data['message']}"
@@ -186,9 +199,10 @@ class BarProgress(Tally):
     def _redraw(self) -> None:
         if self.bar is None:
             return
+        limit = f" | limit {self.limit}/{self.maximum}" if self.adaptive else ""
         self.bar.set_description_str(
             f"✓ {self.done} | ⟳ {self.running} | ✗ {self.failed} | {self.words:,} words | "
-            f"Elapsed: {clock(self.elapsed)} | ETA: {self.eta()}",
+            f"Elapsed: {clock(self.elapsed)} | ETA: {self.eta()}{limit}",
             refresh=True,
         )
 

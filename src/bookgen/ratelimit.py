@@ -1,20 +1,31 @@
-"""Rate limiting for provider calls, shared by every worker thread of a run.
+"""Rate limiting for provider calls, shared by every worker of a run.
 
-``RateLimiter`` is the interface the pipeline uses: ``acquire()`` blocks the calling
-thread until a call may start. ``SlidingWindowLimiter`` is the in-process
-implementation; a cross-process one (e.g. Redis-backed) can replace it without
-the pipeline noticing.
+``RateLimiter`` is the interface the call layer uses: ``acquire()`` blocks the calling
+thread until a call may start and returns a ``Permit``; ``settle()`` corrects the
+permit's token count once the real usage is known; ``pause()`` holds every call back
+(a provider answered 429). ``SlidingWindowLimiter`` is the in-process implementation;
+a cross-process one (e.g. Redis-backed) can replace it without the pipeline noticing.
 
-Semantics of ``SlidingWindowLimiter(calls=N, period=P)``: at most N calls start in
-any window of P seconds. It is a token bucket of N tokens in which each token
-comes back exactly P seconds after it was taken, rather than trickling back at
-N/P per second: a plain refilling bucket can start 2N calls inside one window
-(a full bucket, then a refill's worth), this design cannot. Waiters are served
-first come, first served, and block on a condition variable (no busy waiting).
+Semantics of ``SlidingWindowLimiter(calls=N, period=P, tokens=T)``:
+
+- at most N calls start in any window of P seconds. It is a bucket of N tokens in
+  which each token comes back exactly P seconds after it was taken, rather than
+  trickling back at N/P per second: a plain refilling bucket can start 2N calls
+  inside one window (a full bucket, then a refill's worth); this design cannot,
+  and a saturated run still starts N calls every P seconds;
+- the calls started in any window of P seconds reserve at most T tokens: a call
+  reserves its prompt estimate plus its ``max_tokens`` and, once answered, is
+  settled to the tokens it really used, which frees the difference at once;
+- a slot is held ``period`` plus a small margin (2% of the period, at most 0.25 s):
+  the provider counts a call when it arrives, a moment after it started here, and
+  arrival delays vary, so without the margin two calls a window apart could
+  arrive less than a window apart. It costs at most 2% of the rate;
+- waiters are served first come, first served, and block on a condition variable
+  (no busy waiting); ``acquire_async`` awaits a permit without blocking the loop.
 
 >>> limiter = SlidingWindowLimiter(calls=2, period=1.0)
->>> limiter.acquire(); limiter.acquire()   # both start at once
->>> limiter.acquire()                      # waits until the first is a second old
+>>> first = limiter.acquire(); second = limiter.acquire()   # both start at once
+>>> third = limiter.acquire()                               # waits until first is 1 s old
 """
 
 from __future__ import annotations
@@ -25,7 +36,13 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
+
+from bookgen.errors import OptionError
+
+MARGIN_FRACTION = 0.02
+MARGIN_CAP = 0.25
 
 
 class Clock(Protocol):
@@ -48,16 +65,30 @@ class SystemClock:
 SYSTEM_CLOCK = SystemClock()
 
 
+@dataclass(eq=False)  # identity: two permits can start at the same instant
+class Permit:
+    """One started call: when it started and the tokens it holds in the window."""
+
+    started: float
+    tokens: int = 0
+
+
 class RateLimiter(ABC):
     """Interface: a gate every provider call passes before it starts."""
 
     @abstractmethod
-    def acquire(self) -> None:
-        """Block until one call may start, and count it as started."""
+    def acquire(self, tokens: int = 0) -> Permit:
+        """Block until a call reserving ``tokens`` may start; count it as started."""
 
-    async def acquire_async(self) -> None:
+    def settle(self, permit: Permit, tokens: int) -> None:  # noqa: B027 - optional
+        """The call of ``permit`` really used ``tokens``."""
+
+    def check(self, tokens: int) -> None:  # noqa: B027 - optional
+        """Raise OptionError for a request that could never start (too many tokens)."""
+
+    async def acquire_async(self, tokens: int = 0) -> Permit:
         """Await a permit without blocking the event loop (waits in a worker thread)."""
-        await asyncio.to_thread(self.acquire)
+        return await asyncio.to_thread(self.acquire, tokens)
 
     @abstractmethod
     def pause(self, seconds: float) -> None:
@@ -72,10 +103,11 @@ class NoLimit(RateLimiter):
         self._cond = threading.Condition()
         self._paused_until = 0.0
 
-    def acquire(self) -> None:
+    def acquire(self, tokens: int = 0) -> Permit:
         with self._cond:
             while (remaining := self._paused_until - self._clock.now()) > 0:
                 self._clock.wait(self._cond, remaining)
+            return Permit(self._clock.now(), tokens)
 
     def pause(self, seconds: float) -> None:
         with self._cond:
@@ -84,25 +116,33 @@ class NoLimit(RateLimiter):
 
 
 class SlidingWindowLimiter(RateLimiter):
-    """At most ``calls`` starts in any window of ``period`` seconds, FIFO, thread-safe."""
+    """At most ``calls`` starts and ``tokens`` reserved tokens in any window of ``period``
+    seconds; FIFO; thread-safe. Either limit may be None (not limited)."""
 
     def __init__(
         self,
-        calls: int,
+        calls: int | None,
         period: float,
         *,
+        tokens: int | None = None,
         clock: Clock = SYSTEM_CLOCK,
-        on_start: Callable[[float], None] | None = None,
+        on_start: Callable[[Permit], None] | None = None,
     ) -> None:
-        if calls < 1:
+        if calls is not None and calls < 1:
             raise ValueError("calls must be at least 1")
+        if tokens is not None and tokens < 1:
+            raise ValueError("tokens must be at least 1")
         if period <= 0:
             raise ValueError("period must be positive")
         self.calls = calls
+        self.tokens = tokens
         self.period = period
+        # How long a start holds its slot; see the module docstring for the margin.
+        self.hold = period + min(period * MARGIN_FRACTION, MARGIN_CAP)
         self._clock = clock
         self._cond = threading.Condition()
-        self._starts: deque[float] = deque()  # start times still inside the window
+        self._window: deque[Permit] = deque()  # permits started inside the window, oldest first
+        self._window_tokens = 0
         self._queue: deque[object] = deque()  # waiting tickets, oldest first
         self._paused_until = 0.0
         self._on_start = on_start
@@ -114,45 +154,78 @@ class SlidingWindowLimiter(RateLimiter):
         with self._cond:
             return len(self._queue)
 
-    def acquire(self) -> None:
+    def check(self, tokens: int) -> None:
+        """Refuse a request that could never start under the token limit."""
+        if self.tokens is not None and tokens > self.tokens:
+            raise OptionError(
+                f"a request needs about {tokens:,} tokens but --rate-limit-tokens allows "
+                f"{self.tokens:,} per {self.period:g} s; raise the limit or lower --target-words"
+            )
+
+    def acquire(self, tokens: int = 0) -> Permit:
+        self.check(tokens)
         ticket = object()
         with self._cond:
             self._queue.append(ticket)
             try:
                 while True:
-                    wait = self._try_start(ticket)
-                    if wait is None:
-                        return
-                    self._clock.wait(self._cond, wait)
+                    result = self._try_start(ticket, tokens)
+                    if isinstance(result, Permit):
+                        return result
+                    self._clock.wait(self._cond, result)
             except BaseException:
                 if ticket in self._queue:
                     self._queue.remove(ticket)
                     self._cond.notify_all()
                 raise
 
-    def _try_start(self, ticket: object) -> float | None:
+    def _try_start(self, ticket: object, tokens: int) -> Permit | float:
         """Start ``ticket`` if it is first in line and the window has room.
 
-        Returns None when started, else how long to wait before looking again
-        (a waiter that is not first only needs waking when the line moves).
+        Returns the permit, or how long to wait before looking again (a waiter that
+        is not first only needs waking when the line moves).
         """
         now = self._clock.now()
-        while self._starts and now - self._starts[0] >= self.period:
-            self._starts.popleft()
+        self._evict(now)
         if self._queue[0] is not ticket:
             return self.period
         if now < self._paused_until:
             return self._paused_until - now
-        if len(self._starts) >= self.calls:
-            return self._starts[0] + self.period - now
-        self._starts.append(now)
+        if self.calls is not None and len(self._window) >= self.calls:
+            return self._window[0].started + self.hold - now
+        if self.tokens is not None and self._window_tokens + tokens > self.tokens:
+            return self._token_wait(now, tokens)
+        permit = Permit(now, tokens)
+        self._window.append(permit)
+        self._window_tokens += tokens
         self._queue.popleft()
         self.started += 1
         if self._on_start is not None:
-            self._on_start(now)
+            self._on_start(permit)
         # The next in line may be able to start at once.
         self._cond.notify_all()
-        return None
+        return permit
+
+    def _evict(self, now: float) -> None:
+        while self._window and now - self._window[0].started >= self.hold:
+            self._window_tokens -= self._window.popleft().tokens
+
+    def _token_wait(self, now: float, tokens: int) -> float:
+        """Seconds until enough of the oldest permits leave the window for ``tokens``."""
+        assert self.tokens is not None
+        excess = self._window_tokens + tokens - self.tokens
+        for permit in self._window:
+            excess -= permit.tokens
+            if excess <= 0:
+                return permit.started + self.hold - now
+        return self.hold  # unreachable while check() holds; wait a window to be safe
+
+    def settle(self, permit: Permit, tokens: int) -> None:
+        with self._cond:
+            if permit in self._window:
+                self._window_tokens += tokens - permit.tokens
+                self._cond.notify_all()
+            permit.tokens = tokens
 
     def pause(self, seconds: float) -> None:
         with self._cond:
@@ -160,7 +233,9 @@ class SlidingWindowLimiter(RateLimiter):
             self._cond.notify_all()
 
 
-def make_limiter(calls: int | None, period: float, *, clock: Clock = SYSTEM_CLOCK) -> RateLimiter:
-    if calls is None:
+def make_limiter(
+    calls: int | None, period: float, *, tokens: int | None = None, clock: Clock = SYSTEM_CLOCK
+) -> RateLimiter:
+    if calls is None and tokens is None:
         return NoLimit(clock=clock)
-    return SlidingWindowLimiter(calls, period, clock=clock)
+    return SlidingWindowLimiter(calls, period, tokens=tokens, clock=clock)

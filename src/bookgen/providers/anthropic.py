@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from bookgen.errors import BrokenStreamError, ServerError, UnparseableResponseError
 from bookgen.models import Completion, CompletionRequest, FinishReason, Usage
 from bookgen.providers.http import HTTPProvider
-from bookgen.providers.sim import estimate_tokens
+from bookgen.tokens import estimate_tokens
 
 API_VERSION = "2023-06-01"
 # From this many max_tokens on, ask for a stream.

@@ -21,7 +21,7 @@ import httpx
 from bookgen.errors import BrokenStreamError, UnparseableResponseError
 from bookgen.models import Completion, CompletionRequest, FinishReason, Usage
 from bookgen.providers.http import HTTPProvider
-from bookgen.providers.sim import estimate_tokens
+from bookgen.tokens import estimate_tokens
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",

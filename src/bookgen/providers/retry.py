@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from tenacity import (
     RetryCallState,
@@ -32,6 +33,7 @@ from bookgen.errors import JobCancelled, RateLimitError, TransientProviderError
 from bookgen.models import Completion, CompletionRequest
 from bookgen.providers.base import Provider
 from bookgen.ratelimit import RateLimiter
+from bookgen.tokens import reserved_tokens
 
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
@@ -41,7 +43,21 @@ DEFAULT_MAX_RETRIES = 6
 FAILURES_TO_COOL = 3
 COOLDOWN_SECONDS = 60.0
 
-RetryListener = Callable[[Provider, TransientProviderError, float], None]
+
+class CallListener(Protocol):
+    """What the coordinator hears about calls (progress notes, adaptive concurrency).
+
+    ``started`` is the call's start on the limiter's clock, so a listener can tell
+    calls launched before a change from calls launched after it.
+    """
+
+    def retrying(
+        self, provider: Provider, error: TransientProviderError, seconds: float
+    ) -> None: ...
+
+    def succeeded(self, provider: Provider, started: float) -> None: ...
+
+    def rate_limited(self, provider: Provider, started: float) -> None: ...
 
 
 @dataclass
@@ -88,7 +104,7 @@ class ProviderCaller:
         max_retries: int = DEFAULT_MAX_RETRIES,
         cancel: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
-        on_retry: RetryListener | None = None,
+        listener: CallListener | None = None,
         sleep: Callable[[float], None] | None = None,
         seed: int | None = None,
     ) -> None:
@@ -98,7 +114,7 @@ class ProviderCaller:
         self.max_retries = max_retries
         self.cancel = cancel or threading.Event()
         self.clock = clock
-        self.on_retry = on_retry
+        self.listener = listener
         self._sleeper = sleep
         self._random = random.Random(seed)
 
@@ -151,12 +167,15 @@ class ProviderCaller:
     def _attempt(self, route: Route, request: CompletionRequest) -> Completion:
         if self.cancel.is_set():
             raise JobCancelled("interrupted")
-        route.limiter.acquire()
-        if self.cancel.is_set():
-            raise JobCancelled("interrupted")
+        reserved = reserved_tokens(request)
+        permit = route.limiter.acquire(reserved)
         try:
-            return route.provider.complete(request)
+            if self.cancel.is_set():
+                raise JobCancelled("interrupted")
+            completion = route.provider.complete(request)
         except TransientProviderError as exc:
+            # A failed call used at most its prompt.
+            route.limiter.settle(permit, reserved - request.max_tokens)
             if self.cancel.is_set():
                 raise JobCancelled("interrupted") from None
             route.failed(self.clock())
@@ -164,7 +183,17 @@ class ProviderCaller:
                 # Hold back every worker's calls to this provider, starting now.
                 exc.retry_after = self.wait_for(exc, attempt=route.failures)
                 route.limiter.pause(exc.retry_after)
+                if self.listener is not None:
+                    self.listener.rate_limited(route.provider, permit.started)
             raise
+        except BaseException:
+            route.limiter.settle(permit, reserved - request.max_tokens)
+            raise
+        usage = completion.usage
+        route.limiter.settle(permit, usage.prompt_tokens + usage.completion_tokens)
+        if self.listener is not None:
+            self.listener.succeeded(route.provider, permit.started)
+        return completion
 
     def wait_for(self, exc: BaseException | None, *, attempt: int) -> float:
         """The server's Retry-After when it gave one, else full-jitter exponential backoff."""
@@ -180,8 +209,8 @@ class ProviderCaller:
         exc = state.outcome.exception() if state.outcome else None
         assert isinstance(exc, TransientProviderError)
         seconds = state.next_action.sleep if state.next_action else 0.0
-        if self.on_retry is not None:
-            self.on_retry(route.provider, exc, seconds)
+        if self.listener is not None:
+            self.listener.retrying(route.provider, exc, seconds)
 
     def _sleep(self, seconds: float) -> None:
         if self._sleeper is not None:  # tests: a fake clock's advance

@@ -23,6 +23,7 @@ from pydantic import Field
 from bookgen.errors import JobCancelled, TransientProviderError
 from bookgen.models import Completion, CompletionRequest, FinishReason, Usage
 from bookgen.providers.base import Provider, ProviderOptions
+from bookgen.tokens import estimate_tokens
 
 # Word counts in prompts: "about 1,500 words", "roughly 300 more words".
 _TARGET = re.compile(r"\b(\d[\d,]*)\s+(?:more\s+)?words\b", re.IGNORECASE)
@@ -41,11 +42,6 @@ def _corpus() -> dict[str, Any]:
     text = resources.files("bookgen.providers").joinpath("sim_corpus.json").read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
-
-
-def estimate_tokens(text: str) -> int:
-    """Rough token count (about 4 characters a token) for providers that report none."""
-    return max(1, (len(text) + 3) // 4)
 
 
 def requested_words(request: CompletionRequest) -> int:

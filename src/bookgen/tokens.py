@@ -1,0 +1,20 @@
+"""Token estimates for when a provider reports none, and for reserving rate-limit room.
+
+About four characters a token holds for English prose with the common BPE
+tokenizers; it is an approximation and is labelled so wherever it is shown.
+"""
+
+from __future__ import annotations
+
+from bookgen.models import CompletionRequest
+
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(text: str) -> int:
+    return max(1, (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN)
+
+
+def reserved_tokens(request: CompletionRequest) -> int:
+    """What a call may use at most: its prompt (estimated) plus its ``max_tokens``."""
+    return estimate_tokens(request.prompt_text) + request.max_tokens
