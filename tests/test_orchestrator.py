@@ -274,3 +274,59 @@ async def test_token_limit_reserves_and_settles(
     results = await orchestrator.generate_chapters_parallel()
     assert [r.status for r in results] == ["completed"] * 4
     assert orchestrator.limiter.started == 4  # type: ignore[attr-defined]
+
+
+async def test_a_changed_chapter_is_regenerated_once_not_on_every_run(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    await make(outline, tmp_path, scripted).generate_chapters_parallel()
+    outline.write_text(outline.read_text().replace("A storm traps them", "A flood traps them"))
+    await make(outline, tmp_path, scripted).generate_chapters_parallel()
+    third = await make(outline, tmp_path, scripted).generate_chapters_parallel()
+    assert [r.status for r in third] == ["skipped"] * 4
+    assert len(scripted.history) == 5
+
+
+async def test_a_chapter_dropped_and_restored_is_not_paid_again(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    await make(outline, tmp_path, scripted).generate_chapters_parallel()
+    full = outline.read_text()
+    outline.write_text(full.split("## Chapter 4")[0])
+    shorter = make(outline, tmp_path, scripted)
+    assert [r.status for r in await shorter.generate_chapters_parallel()] == ["skipped"] * 3
+    detached = shorter.store.manifest.detached
+    assert [(s.number, s.status, s.calls) for s in detached] == [(4, "completed", 1)]
+    outline.write_text(full)
+    restored = await make(outline, tmp_path, scripted).generate_chapters_parallel()
+    assert [r.status for r in restored] == ["skipped"] * 4
+    assert len(scripted.history) == 4
+
+
+async def test_another_book_with_the_same_folder_name_is_refused(
+    tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    from bookgen.errors import BookNameError
+
+    first = tmp_path / "a.md"
+    first.write_text("# 戦争と平和\n\n## 第一章\nある日。\n")
+    second = tmp_path / "b.md"
+    second.write_text("# 罪と罰\n\n## 始まり\n暑い日。\n")
+    one = make(first, tmp_path, scripted, book_name="shared")
+    await one.generate_chapters_parallel()
+    with pytest.raises(
+        BookNameError, match=r"holds another book, '戦争と平和' from .*a\.md; pass --book-name"
+    ):
+        await make(second, tmp_path, scripted, book_name="shared").generate_chapters_parallel()
+    assert len(scripted.history) == 1
+
+
+def test_default_folder_names_keep_other_scripts(
+    tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    path = tmp_path / "war.md"
+    path.write_text("# 戦争と平和\n\n## 第一章\nある日。\n")
+    assert make(path, tmp_path, scripted).store.name == "戦争と平和"
+    symbols = tmp_path / "my-notes.md"
+    symbols.write_text("# ???\n\n## One\nx\n")
+    assert make(symbols, tmp_path, scripted).store.name == "my-notes"

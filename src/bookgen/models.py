@@ -207,6 +207,9 @@ class Manifest(StrictModel):
     created_at: float
     updated_at: float
     chapters: list[ChapterState]
+    # Chapters that were in an earlier outline and are not in the current one: kept
+    # for what was paid for them and in case they come back.
+    detached: list[ChapterState] = Field(default_factory=list)
 
     def state(self, number: int) -> ChapterState:
         for state in self.chapters:

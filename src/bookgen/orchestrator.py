@@ -94,7 +94,10 @@ class AsyncBookOrchestrator:
         self.source_file = Path(source_file)
         self.book: BookSpec = load_outline(self.source_file, target_words=target_words, genre=genre)
         self.store = BookStore(
-            output_dir, book_name if book_name is not None else slugify(self.book.title)
+            output_dir,
+            book_name
+            if book_name is not None
+            else slugify(self.book.title, fallback=slugify(self.source_file.stem)),
         )
         if self.store.output_dir.exists() and not self.store.output_dir.is_dir():
             raise OptionError(f"--output-dir {self.store.output_dir} is a file, not a folder")

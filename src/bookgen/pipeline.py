@@ -105,6 +105,8 @@ class ChapterJob:
             attempts=state.attempts + 1,
             started_at=time.time(),
             error=None,
+            # The spec this attempt writes to: resume compares against it.
+            spec_hash=ctx.book.spec_hash(self.chapter),
         )
         ctx.events(
             Event("chapter_started", number, self.chapter.title, {"target_words": self.target})

@@ -40,13 +40,16 @@ CHAPTERS = "chapters"
 LOCK = ".lock"
 
 
-def slugify(text: str, *, max_length: int = 60) -> str:
-    """ASCII, lower-case, hyphen-separated; never empty."""
+def slugify(text: str, *, max_length: int = 60, fallback: str = "untitled") -> str:
+    """Lower-case, hyphen-separated; accents dropped where a letter remains ("Café" ->
+    "cafe"), other scripts kept ("戦争と平和" stays); ``fallback`` when nothing is left."""
     # "Keeper's" -> "keepers", not "keeper-s".
     text = re.sub(r"(\w)['\u2019](\w)", r"\1\2", text)
-    normalized = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", normalized.lower()).strip("-")
-    return slug[:max_length].rstrip("-") or "untitled"
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    normalized = unicodedata.normalize("NFC", stripped).lower()
+    slug = re.sub(r"[\W_]+", "-", normalized).strip("-")
+    return slug[:max_length].rstrip("-") or fallback
 
 
 def count_words(text: str) -> int:
@@ -91,9 +94,16 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+MAX_NAME_BYTES = 200  # well inside the 255-byte file-name limit of common file systems
+
+
 def validate_book_name(name: str) -> str:
     if not name or not name.strip():
         raise BookNameError("--book-name is empty")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise BookNameError(
+            f"--book-name is longer than {MAX_NAME_BYTES} bytes; use a shorter name"
+        )
     if "/" in name or "\\" in name or os.sep in name:
         raise BookNameError(f"--book-name {name!r} contains a path separator; use a plain name")
     if name in {".", ".."} or ".." in name:
@@ -274,10 +284,13 @@ class BookStore:
 
         Chapters left ``running`` by a crash become ``pending``, unless their file was
         written during that run (the crash hit between saving the text and the
-        manifest): then the text is adopted, not paid for again.
+        manifest): then the text is adopted, not paid for again. Chapters no longer
+        in the outline are kept aside (``detached``) with what was paid for them, and
+        come back as they were if the outline brings them back unchanged.
         """
         self.ensure_folder()
         self._sweep_temp_files()
+        source_path = str(Path(source).resolve())
         with self._lock:
             now = time.time()
             old: dict[int, ChapterState] = {}
@@ -285,20 +298,29 @@ class BookStore:
             self.book_changed = False
             if self.exists():
                 previous = self.load()
-                old = {state.number: state for state in previous.chapters}
+                if previous.title != book.title and previous.source != source_path:
+                    raise BookNameError(
+                        f"{self.root} holds another book, {previous.title!r} from "
+                        f"{previous.source}; pass --book-name to write this one elsewhere",
+                        where=source,
+                    )
+                old = {state.number: state for state in previous.detached}
+                old.update({state.number: state for state in previous.chapters})
                 created = previous.created_at
                 self.book_changed = previous.book_hash not in (None, book.book_hash())
             states = [
-                self._reconcile(book, chapter, old.get(chapter.number)) for chapter in book.chapters
+                self._reconcile(book, chapter, old.pop(chapter.number, None))
+                for chapter in book.chapters
             ]
             self._manifest = Manifest(
                 book=self.name,
                 title=book.title,
-                source=str(source),
+                source=source_path,
                 book_hash=book.book_hash(),
                 created_at=created,
                 updated_at=now,
                 chapters=states,
+                detached=sorted(old.values(), key=lambda state: state.number),
             )
             manifest = self._manifest
         atomic_write_text(self.root / OUTLINE, book.model_dump_json(indent=2) + "\n")
