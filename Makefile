@@ -20,8 +20,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/bookgen generate --source examples/lighthouse.md --output-dir books --max-concurrent 4 \
-		-O latency=0.5 -O jitter=0.5
+	$(BIN)/bookgen generate --source examples/lighthouse.md --output-dir books --max-concurrent 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

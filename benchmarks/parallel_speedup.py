@@ -45,7 +45,7 @@ def timed_run(source: Path, folder: Path, workers: int, latency: float) -> float
         provider="sim",
         max_concurrent=workers,
         output_dir=folder,
-        provider_options=[f"latency={latency}"],
+        provider_options=[f"latency={latency}", "jitter=0"],
     )
     started = time.perf_counter()
     results = asyncio.run(orchestrator.generate_chapters_parallel())

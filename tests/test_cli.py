@@ -25,8 +25,12 @@ def gen(outline: Path, tmp_path: Path, *extra: str) -> list[str]:
         str(tmp_path / "books"),
         "--progress",
         "plain",
+        *FAST,
         *extra,
     ]
+
+
+FAST = ["-O", "latency=0", "-O", "jitter=0"]
 
 
 def status_json(
@@ -156,7 +160,7 @@ def test_sim_failures_give_exit_1_and_resume(
         (["-O", "latency"], "error: -O expects KEY=VALUE, got 'latency'"),
         (
             ["-O", "colour=red"],
-            "error: -O colour: unknown option for provider 'sim'; known: latency, jitter, seed, fail_rate",
+            "error: -O colour: unknown option for provider 'sim'; known: latency, jitter, seed, fail_rate, call_log",
         ),
         (["-O", "latency=-1"], "error: -O latency: Input should be greater than or equal to 0"),
         (
@@ -165,6 +169,23 @@ def test_sim_failures_give_exit_1_and_resume(
         ),
         (["--book-name", ".."], "error: --book-name '..' contains '..'; use a plain name"),
         (["--book-name", ""], "error: --book-name is empty"),
+        (
+            ["--rate-limit-calls", "5", "--rate-limit-period", "nan"],
+            "error: --rate-limit-period must be a finite number, got nan",
+        ),
+        (
+            ["--rate-limit-period", "inf"],
+            "error: --rate-limit-period must be a finite number, got inf",
+        ),
+        (["-O", "latency=inf"], "error: -O latency: Input should be a finite number"),
+        (
+            ["--target-words", "100000000"],
+            "error: --target-words must be at most 50,000, got 100,000,000",
+        ),
+        (
+            ["--book-name", "x" * 300],
+            "error: --book-name is longer than 200 bytes; use a shorter name",
+        ),
         (["--base-url", "http://x"], "error: --base-url does not apply to provider 'sim'"),
         (["--max-retries", "-1"], "error: --max-retries must be at least 0, got -1"),
         (["--fallback", ":m"], "error: --fallback expects PROVIDER[:MODEL], got ':m'"),
@@ -212,6 +233,47 @@ def test_missing_source(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     assert (code, out) == (2, "")
     assert err.startswith("error: outline file not found")
     assert len(err.splitlines()) == 1
+
+
+def test_a_file_where_the_manifest_goes(
+    capsys: pytest.CaptureFixture[str], outline: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "books" / "the-test-book" / "manifest.json").mkdir(parents=True)
+    code, out, err = run(capsys, *gen(outline, tmp_path))
+    assert (code, out) == (2, "")
+    assert (
+        err
+        == f"error: {tmp_path / 'books/the-test-book/manifest.json'} is a folder where bookgen keeps a file; move it away\n"
+    )
+
+
+def test_an_internal_error_is_one_line_and_exit_70(
+    capsys: pytest.CaptureFixture[str],
+    outline: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bookgen import orchestrator
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(orchestrator, "order", broken)
+    code, out, err = run(capsys, *gen(outline, tmp_path))
+    assert (code, out) == (70, "")
+    assert (
+        err.splitlines()[-1]
+        == "error: internal error: RuntimeError: a bug (set BOOKGEN_RAISE_ERRORS=1 to see the traceback)"
+    )
+
+
+def test_no_command_says_which_there_are(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys)
+    assert (code, out) == (2, "")
+    assert (
+        err
+        == "error: the following arguments are required: COMMAND (generate, status or providers; see bookgen --help)\n"
+    )
 
 
 def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:

@@ -330,3 +330,17 @@ def test_default_folder_names_keep_other_scripts(
     symbols = tmp_path / "my-notes.md"
     symbols.write_text("# ???\n\n## One\nx\n")
     assert make(symbols, tmp_path, scripted).store.name == "my-notes"
+
+
+async def test_a_failing_display_never_fails_a_chapter(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    def sink(event: Event) -> None:
+        if event.kind == "chapter_started":
+            raise BrokenPipeError(32, "Broken pipe")
+
+    orchestrator = make(outline, tmp_path, scripted, events=sink)
+    results = await orchestrator.generate_chapters_parallel()
+    assert [r.status for r in results] == ["completed"] * 4
+    assert [s.status for s in orchestrator.store.manifest.chapters] == ["completed"] * 4
+    assert isinstance(orchestrator.events.error, BrokenPipeError)

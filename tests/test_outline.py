@@ -733,3 +733,10 @@ def test_bundled_details() -> None:
     lighthouse = load_outline(ROOT / "examples/lighthouse.md")
     assert lighthouse.title == "The Lighthouse Keeper's Daughter"
     assert all(2 <= len(c.beats) <= 3 for c in lighthouse.chapters)
+
+
+def test_absurdly_nested_json_is_an_outline_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(OutlineError, match="JSON nested too deeply to be an outline"):
+        load_outline(path)

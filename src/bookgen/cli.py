@@ -18,19 +18,31 @@ from typing import NoReturn
 
 from bookgen.errors import BookgenError, OptionError
 from bookgen.events import Event
+from bookgen.models import ChapterResult, ChapterState
 from bookgen.orchestrator import AsyncBookOrchestrator
-from bookgen.progress import BarProgress, JsonProgress, PlainProgress, Tally, plural
+from bookgen.progress import (
+    SIMULATED_NOTICE,
+    BarProgress,
+    JsonProgress,
+    PlainProgress,
+    Tally,
+    plural,
+)
 from bookgen.providers.base import provider_class, provider_infos
 from bookgen.status import status_data, status_table
 from bookgen.store import BookStore
 
 DEFAULT_PROVIDER = "sim"
+# A bug in bookgen, not in the input and not a failed chapter (EX_SOFTWARE).
+INTERNAL_ERROR = 70
 
 
 class Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one ``error:`` line, exit 2, like any input error."""
 
     def error(self, message: str) -> NoReturn:
+        if "COMMAND" in message:
+            message += " (generate, status or providers; see bookgen --help)"
         raise OptionError(message)
 
 
@@ -158,9 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_providers(args)
     except BrokenPipeError:
         # The reader went away (`bookgen status | head`): not an error worth a message.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         return 0
+    except KeyboardInterrupt:
+        print("interrupted before anything was written", file=sys.stderr)
+        return 130
     except BookgenError as exc:
         if os.environ.get("BOOKGEN_RAISE_ERRORS") == "1":
             raise
@@ -174,7 +188,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(set BOOKGEN_RAISE_ERRORS=1 to see the traceback)",
             file=sys.stderr,
         )
-        return 1
+        return INTERNAL_ERROR
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def make_tracker(args: argparse.Namespace) -> Tally:
@@ -222,8 +242,27 @@ def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
         tracker.close()
     summary = orchestrator.summary
     assert summary is not None
-    if args.json:
-        return 1 if summary.failed else 0
+    unfinished = len(orchestrator.requested) - summary.completed - summary.skipped
+    code = 1 if unfinished else 0
+    display_error = orchestrator.events.error
+    if isinstance(display_error, BrokenPipeError):
+        _silence_stdout()
+    elif display_error is not None:
+        print(f"warning: progress display failed: {display_error}", file=sys.stderr)
+    if args.json or isinstance(display_error, BrokenPipeError):
+        return code
+    try:
+        _print_summary(orchestrator, results, argv)
+    except BrokenPipeError:
+        _silence_stdout()
+    return code
+
+
+def _print_summary(
+    orchestrator: AsyncBookOrchestrator, results: list[ChapterResult], argv: list[str]
+) -> None:
+    summary = orchestrator.summary
+    assert summary is not None
     print(
         f"{orchestrator.book.title}: {summary.completed} completed, {summary.failed} failed, "
         f"{summary.skipped} skipped | {summary.words:,} words | {plural(summary.calls, 'call')} | "
@@ -234,22 +273,19 @@ def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
         listed = ", ".join(str(n) for n in short)
         print(f"note: chapters {listed} stayed short of their target after --max-iterations calls")
     print(f"book folder: {orchestrator.store.root}")
+    if orchestrator.provider.simulated:
+        print(f"note: {SIMULATED_NOTICE}")
     if summary.failed:
         print(
             f"{plural(summary.failed, 'chapter')} failed; run `{_command(argv)}` again to retry "
             "(completed chapters are kept)"
         )
-        return 1
-    return 0
 
 
 def _report_interrupted(
     orchestrator: AsyncBookOrchestrator, tracker: Tally, argv: list[str]
 ) -> None:
-    try:
-        states = orchestrator.store.manifest.chapters
-    except RuntimeError:  # interrupted before the manifest was loaded
-        states = []
+    states = _settle_interrupted(orchestrator.store)
     done = sum(state.status == "completed" for state in states)
     data = {
         "completed": done,
@@ -264,6 +300,22 @@ def _report_interrupted(
             f"run `{_command(argv)}` to resume",
             file=sys.stderr,
         )
+
+
+def _settle_interrupted(store: BookStore) -> list[ChapterState]:
+    """Chapters an interrupted run left ``running`` (a second Ctrl-C cuts its own
+    clean-up short) become ``pending``; returns the chapters as they now are."""
+    if not store.exists():
+        return []
+    try:
+        with store.locked():
+            manifest = store.load()
+            for state in manifest.chapters:
+                if state.status == "running":
+                    store.update_chapter(state.number, status="pending")
+            return store.manifest.chapters
+    except BookgenError:  # another run took the book over meanwhile: it owns the states now
+        return store.load().chapters
 
 
 def _command(argv: list[str]) -> str:

@@ -5,6 +5,7 @@ Jobs emit from worker threads; every sink must be thread-safe.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -45,3 +46,24 @@ EventSink = Callable[[Event], None]
 
 def discard(event: Event) -> None:
     """A sink that drops everything (library use without progress display)."""
+
+
+class SafeSink:
+    """Wraps a sink so that a display that fails (a closed pipe, a full disk) never
+    fails a chapter job: the first error turns the display off and is kept in
+    ``error`` for the end of the run."""
+
+    def __init__(self, sink: EventSink) -> None:
+        self.sink = sink
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        if self.error is not None:
+            return
+        try:
+            self.sink(event)
+        except Exception as exc:  # noqa: BLE001 - the run matters more than its display
+            with self._lock:
+                if self.error is None:
+                    self.error = exc

@@ -14,7 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 DEFAULT_TARGET_WORDS = 1500
 
+# A chapter longer than this is a typo, not a plan (and would make absurd requests).
+MAX_TARGET_WORDS = 50_000
+
 PositiveInt = Annotated[int, Field(gt=0)]
+TargetWords = Annotated[int, Field(gt=0, le=MAX_TARGET_WORDS)]
 
 
 def not_blank(value: str) -> str:
@@ -38,7 +42,7 @@ class ChapterSpec(StrictModel):
     title: str = Field(min_length=1)
     synopsis: str = ""
     beats: list[str] = Field(default_factory=list)
-    target_words: PositiveInt | None = None
+    target_words: TargetWords | None = None
     priority: bool = False
 
     @field_validator("title")
@@ -59,7 +63,7 @@ class BookSpec(StrictModel):
     audience: str = "general readers"
     style: str = ""
     author: str = ""
-    target_words: PositiveInt = DEFAULT_TARGET_WORDS
+    target_words: TargetWords = DEFAULT_TARGET_WORDS
     chapters: list[ChapterSpec] = Field(min_length=1)
 
     @field_validator("title")

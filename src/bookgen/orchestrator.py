@@ -9,6 +9,7 @@ the run's rate limiter. The event loop thread only schedules and collects.
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import threading
 import time
@@ -19,8 +20,8 @@ from pathlib import Path
 
 from bookgen.concurrency import Admission
 from bookgen.errors import AuthenticationError, BookgenError, OptionError, TransientProviderError
-from bookgen.events import Event, EventSink, discard
-from bookgen.models import BookSpec, ChapterResult, CompletionRequest, RunSummary
+from bookgen.events import Event, EventSink, SafeSink, discard
+from bookgen.models import MAX_TARGET_WORDS, BookSpec, ChapterResult, CompletionRequest, RunSummary
 from bookgen.outline import load_outline
 from bookgen.pipeline import ChapterJob, RunContext, max_tokens_for
 from bookgen.prompts import PromptBuilder
@@ -35,9 +36,20 @@ from bookgen.tokens import reserved_tokens
 INTERRUPT_GRACE_SECONDS = 5.0
 
 
-def check_range(option: str, value: float | None, *, minimum: float, strict: bool = False) -> None:
+def check_range(
+    option: str,
+    value: float | None,
+    *,
+    minimum: float,
+    strict: bool = False,
+    maximum: float | None = None,
+) -> None:
     if value is None:
         return
+    if not math.isfinite(value):
+        raise OptionError(f"{option} must be a finite number, got {value}")
+    if maximum is not None and value > maximum:
+        raise OptionError(f"{option} must be at most {maximum:,}, got {value:,}")
     bad = value <= minimum if strict else value < minimum
     if bad:
         bound = f"greater than {minimum:g}" if strict else f"at least {minimum:g}"
@@ -89,7 +101,7 @@ class AsyncBookOrchestrator:
         if schedule not in SCHEDULES:
             raise OptionError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
         check_range("--max-iterations", max_iterations, minimum=1)
-        check_range("--target-words", target_words, minimum=1)
+        check_range("--target-words", target_words, minimum=1, maximum=MAX_TARGET_WORDS)
         check_range("--max-retries", max_retries, minimum=0)
         self.source_file = Path(source_file)
         self.book: BookSpec = load_outline(self.source_file, target_words=target_words, genre=genre)
@@ -110,7 +122,7 @@ class AsyncBookOrchestrator:
         self.max_concurrent = max_concurrent
         self.max_iterations = max_iterations
         self.force = force
-        self.events = events
+        self.events = SafeSink(events)
         self.limiter = limiter or make_limiter(
             rate_limit_calls, rate_limit_period, tokens=rate_limit_tokens
         )
@@ -118,6 +130,7 @@ class AsyncBookOrchestrator:
         self.adaptive = adaptive
         self.prompts = PromptBuilder(self.book)
         self.fatal: BookgenError | None = None
+        self.requested: list[int] = []
         self.results: list[ChapterResult] = []
         self.summary: RunSummary | None = None
         self.interrupted = False
@@ -158,6 +171,7 @@ class AsyncBookOrchestrator:
         """Generate the chapters asked for (all by default) and return one result each,
         in outline order. Completed chapters are skipped unless ``force``."""
         numbers = self.resolve_chapters(chapter_numbers)
+        self.requested = numbers
         self.check_requests(numbers)
         started = time.monotonic()
         with self.store.locked():
@@ -313,7 +327,7 @@ class _Listener:
     """Hears about calls from worker threads: notes retries, drives adaptive concurrency."""
 
     def __init__(self, events: EventSink, admission: Admission) -> None:
-        self.events = events
+        self.events = SafeSink(events)
         self.admission = admission
 
     def retrying(self, provider: Provider, error: TransientProviderError, seconds: float) -> None:

@@ -352,6 +352,8 @@ def _parse_json(text: str, path: Path) -> _Draft:
     except json.JSONDecodeError as exc:
         message = f"invalid JSON at column {exc.colno}: {exc.msg}"
         raise OutlineError(message, path=path, line=exc.lineno) from exc
+    except RecursionError as exc:
+        raise OutlineError("JSON nested too deeply to be an outline", path=path) from exc
     if not isinstance(data, dict):
         line = text[: len(text) - len(text.lstrip())].count("\n") + 1
         message = f"a JSON outline must be an object ({{...}}) at the top, {_got(data, '')}"

@@ -230,13 +230,23 @@ class ChapterJob:
         )
 
     def crashed(self, exc: Exception, *, status: ResultStatus = "failed") -> ChapterResult:
-        """The result of a job that failed outside its own error handling."""
+        """The result of a job that failed outside its own error handling; the
+        manifest is told too, if it can still be written."""
+        error = f"{type(exc).__name__}: {exc}"
+        try:
+            self.ctx.store.update_chapter(
+                self.chapter.number,
+                status="failed" if status == "failed" else "pending",
+                error=error if status == "failed" else str(exc),
+            )
+        except Exception:  # noqa: BLE001, S110 - the manifest is what failed; the result says so
+            pass
         return ChapterResult(
             number=self.chapter.number,
             title=self.chapter.title,
             status=status,
             calls=self.calls,
-            error=f"{type(exc).__name__}: {exc}",
+            error=error,
         )
 
     @staticmethod

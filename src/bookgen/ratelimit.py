@@ -31,6 +31,7 @@ Semantics of ``SlidingWindowLimiter(calls=N, period=P, tokens=T)``:
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -39,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bookgen.errors import OptionError
+from bookgen.errors import JobCancelled, OptionError
 
 MARGIN_FRACTION = 0.02
 MARGIN_CAP = 0.25
@@ -94,6 +95,10 @@ class RateLimiter(ABC):
     def pause(self, seconds: float) -> None:
         """Hold back every call for ``seconds`` (a provider said 429)."""
 
+    @abstractmethod
+    def interrupt(self) -> None:
+        """The run is stopping: every waiter, now and later, raises JobCancelled."""
+
 
 class NoLimit(RateLimiter):
     """No configured limit: calls start at once, but a 429 pause still holds them."""
@@ -102,12 +107,22 @@ class NoLimit(RateLimiter):
         self._clock = clock
         self._cond = threading.Condition()
         self._paused_until = 0.0
+        self._interrupted = False
 
     def acquire(self, tokens: int = 0) -> Permit:
         with self._cond:
             while (remaining := self._paused_until - self._clock.now()) > 0:
+                if self._interrupted:
+                    raise JobCancelled("interrupted")
                 self._clock.wait(self._cond, remaining)
+            if self._interrupted:
+                raise JobCancelled("interrupted")
             return Permit(self._clock.now(), tokens)
+
+    def interrupt(self) -> None:
+        with self._cond:
+            self._interrupted = True
+            self._cond.notify_all()
 
     def pause(self, seconds: float) -> None:
         with self._cond:
@@ -132,8 +147,8 @@ class SlidingWindowLimiter(RateLimiter):
             raise ValueError("calls must be at least 1")
         if tokens is not None and tokens < 1:
             raise ValueError("tokens must be at least 1")
-        if period <= 0:
-            raise ValueError("period must be positive")
+        if not math.isfinite(period) or period <= 0:
+            raise ValueError("period must be a positive finite number")
         self.calls = calls
         self.tokens = tokens
         self.period = period
@@ -146,6 +161,7 @@ class SlidingWindowLimiter(RateLimiter):
         self._queue: deque[object] = deque()  # waiting tickets, oldest first
         self._paused_until = 0.0
         self._on_start = on_start
+        self._interrupted = False
         self.started = 0
 
     @property
@@ -185,6 +201,8 @@ class SlidingWindowLimiter(RateLimiter):
         Returns the permit, or how long to wait before looking again (a waiter that
         is not first only needs waking when the line moves).
         """
+        if self._interrupted:
+            raise JobCancelled("interrupted")
         now = self._clock.now()
         self._evict(now)
         if self._queue[0] is not ticket:
@@ -230,6 +248,11 @@ class SlidingWindowLimiter(RateLimiter):
     def pause(self, seconds: float) -> None:
         with self._cond:
             self._paused_until = max(self._paused_until, self._clock.now() + seconds)
+            self._cond.notify_all()
+
+    def interrupt(self) -> None:
+        with self._cond:
+            self._interrupted = True
             self._cond.notify_all()
 
 

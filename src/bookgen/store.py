@@ -166,6 +166,12 @@ class BookStore:
             raise BookNameError(f"--output-dir {self.output_dir} is a file, not a folder")
         if self.root.exists() and not self.root.is_dir():
             raise BookNameError(f"book path {self.root} exists and is not a folder")
+        for path, kind in ((self.chapters_dir, "folder"), (self.manifest_path, "file")):
+            if path.exists() and path.is_dir() != (kind == "folder"):
+                other = "file" if kind == "folder" else "folder"
+                raise BookNameError(
+                    f"{path} is a {other} where bookgen keeps a {kind}; move it away"
+                )
         try:
             self.chapters_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -255,7 +261,12 @@ class BookStore:
                 manifest.updated_at = time.time()
                 payload = manifest.model_dump_json(indent=2) + "\n"
                 version = self._changes
-            atomic_write_text(self.manifest_path, payload)
+            try:
+                atomic_write_text(self.manifest_path, payload)
+            except OSError as exc:
+                raise ManifestError(
+                    f"cannot write the manifest: {exc.strerror or exc}", where=self.manifest_path
+                ) from exc
             self._written = version
 
     def update_chapter(self, number: int, **changes: Any) -> ChapterState:

@@ -7,6 +7,8 @@ from bookgen.models import CompletionRequest, Message
 from bookgen.providers.base import available_providers, create_provider
 from bookgen.providers.sim import SimOptions, SimProvider, requested_words
 
+FAST = SimOptions(latency=0, jitter=0)
+
 
 def request(text: str, max_tokens: int = 4000, title: str = "The Storm") -> CompletionRequest:
     return CompletionRequest(
@@ -21,22 +23,24 @@ def test_registered_through_the_entry_point_group() -> None:
 
 
 def test_writes_the_requested_length_deterministically() -> None:
-    sim = SimProvider()
+    sim = SimProvider(options=FAST)
     first = sim.complete(request("Write about 1,234 words of finished prose."))
     assert len(first.text.split()) == 1234
     assert first.finish_reason == "stop"
     assert first.text.rstrip().endswith((".", "!", "?", '"'))
     assert first.usage.completion_tokens > 0 and first.usage.prompt_tokens > 0
-    again = SimProvider().complete(request("Write about 1,234 words of finished prose."))
+    again = SimProvider(options=FAST).complete(
+        request("Write about 1,234 words of finished prose.")
+    )
     assert again.text == first.text
-    other_seed = SimProvider(options=SimOptions(seed=1)).complete(
+    other_seed = SimProvider(options=SimOptions(seed=1, latency=0, jitter=0)).complete(
         request("Write about 1,234 words of finished prose.")
     )
     assert other_seed.text != first.text
 
 
 def test_prose_is_varied() -> None:
-    text = SimProvider().complete(request("Write about 2000 words.")).text
+    text = SimProvider(options=FAST).complete(request("Write about 2000 words.")).text
     paragraphs = text.split("\n\n")
     assert len(paragraphs) > 10
     sentences = [s for p in paragraphs for s in p.split(". ")]
@@ -44,7 +48,7 @@ def test_prose_is_varied() -> None:
 
 
 def test_stops_at_the_token_limit_mid_sentence() -> None:
-    answer = SimProvider().complete(request("Write about 1000 words.", max_tokens=400))
+    answer = SimProvider(options=FAST).complete(request("Write about 1000 words.", max_tokens=400))
     assert answer.finish_reason == "length"
     assert len(answer.text.split()) == 300
 
@@ -55,7 +59,7 @@ def test_requested_words_reads_the_last_user_message() -> None:
 
 
 def test_fail_rate() -> None:
-    sim = SimProvider(options=SimOptions(fail_rate=1.0))
+    sim = SimProvider(options=SimOptions(fail_rate=1.0, latency=0, jitter=0))
     with pytest.raises(TransientProviderError, match="simulated server error"):
         sim.complete(request("Write about 10 words."))
 

@@ -37,9 +37,9 @@ ENTRY_POINT_GROUP = "bookgen.providers"
 
 
 class ProviderOptions(BaseModel):
-    """Base for a provider's ``-O KEY=VALUE`` options; unknown keys are errors."""
+    """Base for a provider's ``-O KEY=VALUE`` options; unknown keys and inf/nan are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Provider(ABC):
@@ -97,28 +97,46 @@ class ProviderInfo:
     key_set: bool | None
 
 
-def available_providers() -> dict[str, type[Provider]]:
-    """Every provider registered in the ``bookgen.providers`` entry-point group."""
+def _load_entry_points() -> tuple[dict[str, type[Provider]], dict[str, str]]:
+    """Registered providers, and the ones that failed to load with the reason."""
     found: dict[str, type[Provider]] = {}
+    broken: dict[str, str] = {}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
             cls = entry.load()
-        except Exception:  # noqa: BLE001 - a broken plugin must not break bookgen
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break bookgen
+            broken[entry.name] = f"{type(exc).__name__}: {exc}"
             continue
         if isinstance(cls, type) and issubclass(cls, Provider):
             found[entry.name] = cls
+        else:
+            broken[entry.name] = f"{entry.value} is not a bookgen Provider class"
     if "sim" not in found:
         # Running from a source tree that was never installed: entry points are
         # absent, but the built-ins are importable.
         from bookgen.providers.builtin import BUILTIN
 
-        for name, cls in BUILTIN.items():
-            found.setdefault(name, cls)
-    return dict(sorted(found.items()))
+        for name, builtin in BUILTIN.items():
+            found.setdefault(name, builtin)
+    return dict(sorted(found.items())), broken
+
+
+def available_providers() -> dict[str, type[Provider]]:
+    """Every provider registered in the ``bookgen.providers`` entry-point group."""
+    return _load_entry_points()[0]
+
+
+def broken_providers() -> dict[str, str]:
+    """Registered providers that could not be loaded, with the reason."""
+    return _load_entry_points()[1]
 
 
 def provider_class(name: str) -> type[Provider]:
-    providers = available_providers()
+    providers, broken = _load_entry_points()
+    if name in broken:
+        raise ProviderConfigError(
+            f"provider {name!r} is installed but failed to load: {broken[name]}"
+        )
     if name not in providers:
         known = ", ".join(providers)
         raise ProviderConfigError(f"unknown provider {name!r}; known providers: {known}")

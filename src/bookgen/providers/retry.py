@@ -221,6 +221,7 @@ class ProviderCaller:
     def interrupt(self) -> None:
         self.cancel.set()
         for route in self.routes:
+            route.limiter.interrupt()
             route.provider.interrupt()
 
     def close(self) -> None:

@@ -2,7 +2,9 @@
 
 It is not a model. It writes varied English prose of the length the prompt asks
 for ("about 1,200 words"), deterministically for a seed and a prompt, after
-sleeping ``latency`` (+ up to ``jitter``) seconds. ``fail_rate`` makes a share of
+sleeping ``latency`` (+ up to ``jitter``) seconds: 1 + up to 1 by default, so a
+demo shows chapters being written side by side; ``-O latency=0 -O jitter=0``
+for speed. ``fail_rate`` makes a share of
 calls fail with a transient error, deterministically too.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
 import threading
@@ -31,10 +34,14 @@ WORDS_PER_TOKEN = 0.75
 
 
 class SimOptions(ProviderOptions):
-    latency: float = Field(default=0.0, ge=0)
-    jitter: float = Field(default=0.0, ge=0)
+    # Defaults slow enough to watch a book being written; tests and benchmarks set them.
+    latency: float = Field(default=1.0, ge=0)
+    jitter: float = Field(default=1.0, ge=0)
     seed: int = 0
     fail_rate: float = Field(default=0.0, ge=0, le=1)
+    # A file that gets one line per call as it starts: an outside count of the calls
+    # "paid for", for crash tests that must not trust the manifest's own count.
+    call_log: str | None = None
 
 
 @cache
@@ -88,6 +95,8 @@ class SimProvider(Provider):
             self.calls += 1
             attempt = self._seen.get(key, 0)
             self._seen[key] = attempt + 1
+        if self.settings.call_log:
+            _append_line(self.settings.call_log, request.metadata.get("chapter", "?"))
         rng = random.Random(f"{key}:{attempt}")
         delay = self.settings.latency + rng.uniform(0, self.settings.jitter)
         started = time.monotonic()
@@ -114,6 +123,15 @@ class SimProvider(Provider):
             provider=self.name,
             model=self.model,
         )
+
+
+def _append_line(path: str, text: str) -> None:
+    # O_APPEND writes this small are atomic, also across processes.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{text}\n".encode())
+    finally:
+        os.close(fd)
 
 
 def write_prose(target: int, seed: str, request: CompletionRequest) -> str:
