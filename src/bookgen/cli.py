@@ -14,12 +14,15 @@ import shlex
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
+from bookgen.bench import CompareSettings, bundled_outline, compare, confirm_paid_run, table
 from bookgen.errors import BookgenError, OptionError
 from bookgen.events import Event
 from bookgen.models import ChapterResult, ChapterState
-from bookgen.orchestrator import AsyncBookOrchestrator
+from bookgen.orchestrator import AsyncBookOrchestrator, check_range
+from bookgen.outline import load_outline
 from bookgen.progress import (
     SIMULATED_NOTICE,
     BarProgress,
@@ -42,7 +45,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         if "COMMAND" in message:
-            message += " (generate, status or providers; see bookgen --help)"
+            message += " (generate, status, compare or providers; see bookgen --help)"
         raise OptionError(message)
 
 
@@ -142,6 +145,29 @@ def build_parser() -> Parser:
     _book_arguments(status, name_required=True)
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
+    cmp = commands.add_parser(
+        "compare", help="benchmark: the same chapters with one worker, then with N"
+    )
+    cmp.add_argument("--source", metavar="PATH", help="outline (default: the bundled example)")
+    cmp.add_argument("--chapters", type=int, nargs="+", metavar="N", help="only these chapters")
+    cmp.add_argument(
+        "--max-concurrent", type=int, default=3, metavar="N", help="workers (default 3)"
+    )
+    cmp.add_argument("--provider", default=DEFAULT_PROVIDER, help="default sim")
+    cmp.add_argument("--model", help="model name for the provider")
+    cmp.add_argument("-O", "--provider-option", action="append", default=[], metavar="KEY=VALUE")
+    cmp.add_argument(
+        "--latency",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="sim: seconds per call (default 0.5)",
+    )
+    cmp.add_argument("--rate-limit-calls", type=int, metavar="N")
+    cmp.add_argument("--rate-limit-period", type=float, default=60.0, metavar="SECONDS")
+    cmp.add_argument("--yes", action="store_true", help="do not ask before paid calls")
+    cmp.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
     providers = commands.add_parser("providers", help="list providers and whether each is ready")
     providers.add_argument("--json", action="store_true", help="a JSON array on stdout")
     return parser
@@ -167,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_generate(args, args_list)
         if args.command == "status":
             return cmd_status(args)
+        if args.command == "compare":
+            return cmd_compare(args)
         return cmd_providers(args)
     except BrokenPipeError:
         # The reader went away (`bookgen status | head`): not an error worth a message.
@@ -335,6 +363,33 @@ def _exit_if_threads_linger(code: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    check_range("--latency", args.latency, minimum=0)
+    check_range("--max-concurrent", args.max_concurrent, minimum=1)
+    options = list(args.provider_option)
+    if provider_class(args.provider).simulated:
+        options = [f"latency={args.latency}", "jitter=0", *options]
+    source = Path(args.source) if args.source else bundled_outline()
+    settings = CompareSettings(
+        source=source,
+        chapters=args.chapters,
+        workers=args.max_concurrent,
+        provider=args.provider,
+        model=args.model,
+        options=options,
+        rate_limit_calls=args.rate_limit_calls,
+        rate_limit_period=args.rate_limit_period,
+    )
+    chapters = len(args.chapters) if args.chapters else len(load_outline(source).chapters)
+    confirm_paid_run(args.provider, chapters, assume_yes=args.yes)
+    result = compare(settings)
+    if args.json:
+        print(json.dumps(result.as_json()))
+    else:
+        print(table(result))
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

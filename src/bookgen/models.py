@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -19,6 +19,24 @@ MAX_TARGET_WORDS = 50_000
 
 PositiveInt = Annotated[int, Field(gt=0)]
 TargetWords = Annotated[int, Field(gt=0, le=MAX_TARGET_WORDS)]
+
+
+Numbered = TypeVar("Numbered", "ChapterSpec", "ChapterState")
+
+
+def _indexed(owner: BaseModel, items: list[Numbered]) -> dict[int, Numbered]:
+    """Chapters by number, built once per list: lookups happen per call and per event,
+    and a linear search made a 1,000-chapter book quadratic.
+
+    The index lives in the instance ``__dict__`` under a non-field name, which pydantic
+    leaves out of equality and dumps; it is rebuilt when the list it indexes changes.
+    """
+    cached = owner.__dict__.get("chapter_index_")
+    if cached is None or cached[0] is not items or len(cached[1]) != len(items):
+        cached = (items, {item.number: item for item in items})
+        owner.__dict__["chapter_index_"] = cached
+    index: dict[int, Numbered] = cached[1]
+    return index
 
 
 def not_blank(value: str) -> str:
@@ -81,10 +99,7 @@ class BookSpec(StrictModel):
         return self
 
     def chapter(self, number: int) -> ChapterSpec:
-        for chapter in self.chapters:
-            if chapter.number == number:
-                return chapter
-        raise KeyError(number)
+        return _indexed(self, self.chapters)[number]
 
     @property
     def numbers(self) -> list[int]:
@@ -94,7 +109,7 @@ class BookSpec(StrictModel):
         return chapter.target_words or self.target_words
 
     def is_last(self, chapter: ChapterSpec) -> bool:
-        return chapter.number == max(self.numbers)
+        return chapter.number == max(_indexed(self, self.chapters))
 
     def spec_hash(self, chapter: ChapterSpec) -> str:
         """A hash of the chapter's own outline entry and its effective target length.
@@ -216,10 +231,7 @@ class Manifest(StrictModel):
     detached: list[ChapterState] = Field(default_factory=list)
 
     def state(self, number: int) -> ChapterState:
-        for state in self.chapters:
-            if state.number == number:
-                return state
-        raise KeyError(number)
+        return _indexed(self, self.chapters)[number]
 
 
 # --- results of a run ----------------------------------------------------------

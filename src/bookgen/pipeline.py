@@ -197,6 +197,9 @@ class ChapterJob:
         ctx = self.ctx
         if ctx.cancel.is_set():
             raise JobCancelled("interrupted")
+        if self.calls:
+            # The last call's usage is on disk before another one is paid for.
+            ctx.store.save()
         completion = ctx.caller.complete(request)
         self.provider, self.model = (
             completion.provider or self.provider,
@@ -205,11 +208,14 @@ class ChapterJob:
         self.calls += 1
         self.prompt_tokens += completion.usage.prompt_tokens
         self.completion_tokens += completion.usage.completion_tokens
+        # Written with the chapter's next state change (completed, failed, pending) or
+        # before its next call, whichever comes first: one manifest write fewer per call.
         ctx.store.add_usage(
             self.chapter.number,
             calls=1,
             prompt_tokens=completion.usage.prompt_tokens,
             completion_tokens=completion.usage.completion_tokens,
+            save=False,
         )
         return completion
 

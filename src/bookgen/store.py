@@ -280,15 +280,23 @@ class BookStore:
         return snapshot
 
     def add_usage(
-        self, number: int, *, calls: int, prompt_tokens: int, completion_tokens: int
+        self,
+        number: int,
+        *,
+        calls: int,
+        prompt_tokens: int,
+        completion_tokens: int,
+        save: bool = True,
     ) -> None:
-        """Count a finished provider call against its chapter, before anything else can fail."""
+        """Count a finished provider call against its chapter. With ``save=False`` the
+        count rides along with the next write (the caller makes sure one comes)."""
         with self._lock:
             state = self.manifest.state(number)
             state.calls += calls
             state.prompt_tokens += prompt_tokens
             state.completion_tokens += completion_tokens
-        self.save()
+        if save:
+            self.save()
 
     def prepare(self, book: BookSpec, *, source: str | Path) -> Manifest:
         """Create or reconcile the manifest with ``book`` and save outline.json.
