@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bookgen.cli import main
+from bookgen.store import BookStore
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +59,8 @@ def read_until(process: subprocess.Popen[str], kind: str, count: int) -> None:
 
 
 def manifest(tmp_path: Path) -> dict:  # type: ignore[type-arg]
-    return json.loads((tmp_path / "books" / "six-chapters" / "manifest.json").read_text())  # type: ignore[no-any-return]
+    """The book as bookgen reads it: manifest.json plus its journal."""
+    return BookStore(tmp_path / "books", "six-chapters").load().model_dump(mode="json")
 
 
 def check_book_complete(tmp_path: Path) -> None:

@@ -163,7 +163,60 @@ def test_concurrent_updates_all_reach_the_file(tmp_path: Path) -> None:
         thread.start()
     for thread in threads:
         thread.join(10)
-    on_disk = json.loads(store.manifest_path.read_text())
+    on_disk = BookStore(tmp_path, "novel").load().model_dump(mode="json")
     assert [
         (c["status"], c["calls"], c["prompt_tokens"], c["words"]) for c in on_disk["chapters"]
     ] == [("completed", 5, 10, n) for n in range(1, 21)]
+
+
+def test_changes_live_in_the_journal_until_the_run_closes(tmp_path: Path) -> None:
+    spec = book("One", "Two")
+    store = BookStore(tmp_path, "novel")
+    store.prepare(spec, source="o.md")
+    store.update_chapter(1, status="running", attempts=1)
+    store.update_chapter(2, status="failed", error="boom")
+    # A kill now: the snapshot is old, the journal has both changes.
+    snapshot = json.loads(store.manifest_path.read_text())
+    assert [c["status"] for c in snapshot["chapters"]] == ["pending", "pending"]
+    assert len(store.journal_path.read_text().splitlines()) == 2
+    reread = BookStore(tmp_path, "novel").load()
+    assert [(s.status, s.error) for s in reread.chapters] == [("running", None), ("failed", "boom")]
+    store.close()
+    snapshot = json.loads(store.manifest_path.read_text())
+    assert [c["status"] for c in snapshot["chapters"]] == ["running", "failed"]
+    assert store.journal_path.read_text() == ""
+
+
+def test_a_torn_last_journal_line_is_the_old_state(tmp_path: Path) -> None:
+    spec = book("One", "Two")
+    store = BookStore(tmp_path, "novel")
+    store.prepare(spec, source="o.md")
+    store.update_chapter(1, status="completed", words=5)
+    with store.journal_path.open("a") as journal:
+        journal.write('{"seq": 99, "state": {"number": 2, "title": "Two", "sta')  # kill mid-write
+    reread = BookStore(tmp_path, "novel").load()
+    assert [s.status for s in reread.chapters] == ["completed", "pending"]
+
+
+def test_journal_lines_older_than_the_snapshot_are_ignored(tmp_path: Path) -> None:
+    spec = book("One")
+    store = BookStore(tmp_path, "novel")
+    store.prepare(spec, source="o.md")
+    store.update_chapter(1, status="running")
+    stale = store.journal_path.read_text()
+    store.update_chapter(1, status="completed")
+    store.checkpoint()
+    # A crash between the snapshot and the truncation leaves old lines behind.
+    store.journal_path.write_text(stale)
+    assert BookStore(tmp_path, "novel").load().chapters[0].status == "completed"
+
+
+def test_a_long_journal_is_folded_into_the_snapshot(tmp_path: Path) -> None:
+    from bookgen.store import JOURNAL_MIN_LINES
+
+    store = BookStore(tmp_path, "novel")
+    store.prepare(book("One"), source="o.md")
+    for n in range(JOURNAL_MIN_LINES + 5):
+        store.update_chapter(1, words=n)
+    assert len(store.journal_path.read_text().splitlines()) < 10
+    assert BookStore(tmp_path, "novel").load().chapters[0].words == JOURNAL_MIN_LINES + 4

@@ -229,6 +229,8 @@ class Manifest(StrictModel):
     # Chapters that were in an earlier outline and are not in the current one: kept
     # for what was paid for them and in case they come back.
     detached: list[ChapterState] = Field(default_factory=list)
+    # The last manifest.journal line this snapshot includes; later lines are replayed.
+    journal_seq: int = 0
 
     def state(self, number: int) -> ChapterState:
         return _indexed(self, self.chapters)[number]

@@ -224,6 +224,7 @@ class AsyncBookOrchestrator:
                 self.summary = RunSummary.of(self.results, time.monotonic() - started)
                 for provider in [self.provider, *self.fallbacks]:
                     provider.close()
+                self.store.close()
             if self.fatal is not None:
                 raise self.fatal
             self.events(Event("run_finished", data=self.summary.model_dump()))

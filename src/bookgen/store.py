@@ -2,7 +2,10 @@
 
 Layout of ``<output-dir>/<book-name>/``::
 
-    manifest.json        per-chapter state, rewritten after every state change
+    manifest.json        per-chapter state: a snapshot, rewritten atomically at the start
+                         and end of a run and when the journal grows long
+    manifest.journal     every chapter state change since the snapshot, one line each,
+                         fsynced before the change counts (see journal.py)
     outline.json         the parsed outline as used by the last run
     chapters/NN-slug.md  one Markdown file per finished chapter
     .lock                held (flock) by the process generating the book
@@ -24,7 +27,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,12 +35,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from bookgen.errors import BookLockedError, BookNameError, BookNotFoundError, ManifestError
+from bookgen.journal import Journal, read_entries
 from bookgen.models import BookSpec, ChapterSpec, ChapterState, Manifest
 
 MANIFEST = "manifest.json"
+JOURNAL = "manifest.journal"
 OUTLINE = "outline.json"
 CHAPTERS = "chapters"
 LOCK = ".lock"
+# The journal is folded into a snapshot once it has more lines than this, or than
+# twice the chapters: rewriting the snapshot then costs O(1) per change on average.
+JOURNAL_MIN_LINES = 256
 
 
 def slugify(text: str, *, max_length: int = 60, fallback: str = "untitled") -> str:
@@ -137,12 +145,12 @@ class BookStore:
         self.output_dir = Path(output_dir)
         self.name = validate_book_name(book_name)
         self.root = self.output_dir / self.name
-        # _lock guards the in-memory manifest; _write_lock orders writes of the file.
+        # _lock guards the in-memory manifest. Lock order: a journal's lock, then _lock.
         self._lock = threading.RLock()
-        self._write_lock = threading.Lock()
-        self._changes = 0
-        self._written = 0
         self._manifest: Manifest | None = None
+        self._journal: Journal | None = None
+        self._seq = 0  # the last journal line number handed out
+        self._dirty: set[int] = set()  # chapters changed since their last journal line
         # Set by prepare(): the book-level outline fields differ from the last run's.
         self.book_changed = False
 
@@ -151,6 +159,10 @@ class BookStore:
     @property
     def manifest_path(self) -> Path:
         return self.root / MANIFEST
+
+    @property
+    def journal_path(self) -> Path:
+        return self.root / JOURNAL
 
     @property
     def chapters_dir(self) -> Path:
@@ -217,7 +229,10 @@ class BookStore:
         return self.manifest_path.is_file()
 
     def load(self) -> Manifest:
-        """Read manifest.json; a missing book is BookNotFoundError, a broken one ManifestError."""
+        """The book as last recorded: manifest.json plus the journal lines after it.
+
+        A missing book is BookNotFoundError, a broken one ManifestError.
+        """
         if not self.root.is_dir() or not self.manifest_path.is_file():
             raise BookNotFoundError(
                 f"no book named {self.name!r} in {self.output_dir}", where=self.manifest_path
@@ -225,6 +240,11 @@ class BookStore:
         try:
             raw = self.manifest_path.read_text(encoding="utf-8")
             manifest = Manifest.model_validate_json(raw)
+            seq = manifest.journal_seq
+            for entry in read_entries(self.journal_path):
+                if int(entry["seq"]) > manifest.journal_seq:
+                    _replace_state(manifest, ChapterState.model_validate(entry["state"]))
+                    seq = max(seq, int(entry["seq"]))
         except (OSError, UnicodeDecodeError) as exc:
             raise ManifestError(f"cannot read manifest: {exc}", where=self.manifest_path) from exc
         except ValidationError as exc:
@@ -233,8 +253,12 @@ class BookStore:
             raise ManifestError(
                 f"manifest is not valid: {loc}: {first['msg']}", where=self.manifest_path
             ) from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ManifestError(f"journal is not valid: {exc}", where=self.journal_path) from exc
         with self._lock:
             self._manifest = manifest
+            self._seq = seq
+            self._dirty.clear()
         return manifest
 
     @property
@@ -244,30 +268,61 @@ class BookStore:
         return self._manifest
 
     def save(self) -> None:
-        """Write the manifest as it is now; returns once that state (or a newer one) is on disk.
+        """Make every change so far durable; returns once it is on disk.
 
-        Group commit: when many worker threads change chapters at once, the first
-        writer to get the file writes the newest state and the others, whose
-        changes it already carries, return without writing it again.
+        During a run (the journal is open) that is one journal line per changed
+        chapter, group-committed; otherwise a snapshot.
         """
-        with self._lock:
-            self._changes += 1
-            wanted = self._changes
-        with self._write_lock:
-            if self._written >= wanted:
-                return
+        journal = self._journal
+        if journal is None:
+            self.checkpoint()
+            return
+        try:
+            with journal.lock:
+                with self._lock:
+                    entries = [self._entry(number) for number in sorted(self._dirty)]
+                    self._dirty.clear()
+                written = journal.write(entries)
+            journal.sync(written)
+        except OSError as exc:
+            raise ManifestError(
+                f"cannot write the journal: {exc.strerror or exc}", where=self.journal_path
+            ) from exc
+        if journal.lines > max(JOURNAL_MIN_LINES, 2 * len(self.manifest.chapters)):
+            self.checkpoint()
+
+    def _entry(self, number: int) -> dict[str, Any]:
+        self._seq += 1
+        return {"seq": self._seq, "state": self.manifest.state(number).model_dump(mode="json")}
+
+    def checkpoint(self) -> None:
+        """Rewrite manifest.json with everything, atomically, and empty the journal."""
+        journal = self._journal
+        with journal.lock if journal is not None else nullcontext():
             with self._lock:
                 manifest = self.manifest
                 manifest.updated_at = time.time()
+                manifest.journal_seq = self._seq
+                self._dirty.clear()
                 payload = manifest.model_dump_json(indent=2) + "\n"
-                version = self._changes
             try:
                 atomic_write_text(self.manifest_path, payload)
+                if journal is not None:
+                    journal.truncate()
             except OSError as exc:
                 raise ManifestError(
                     f"cannot write the manifest: {exc.strerror or exc}", where=self.manifest_path
                 ) from exc
-            self._written = version
+
+    def close(self) -> None:
+        """End of a run: one snapshot with everything, and the journal closed."""
+        if self._journal is None:
+            return
+        try:
+            self.checkpoint()
+        finally:
+            self._journal.close()
+            self._journal = None
 
     def update_chapter(self, number: int, **changes: Any) -> ChapterState:
         """Apply ``changes`` to one chapter's state and rewrite the manifest at once."""
@@ -275,6 +330,7 @@ class BookStore:
             state = self.manifest.state(number)
             for key, value in changes.items():
                 setattr(state, key, value)
+            self._dirty.add(number)
             snapshot = state.model_copy()
         self.save()
         return snapshot
@@ -295,6 +351,7 @@ class BookStore:
             state.calls += calls
             state.prompt_tokens += prompt_tokens
             state.completion_tokens += completion_tokens
+            self._dirty.add(number)
         if save:
             self.save()
 
@@ -343,7 +400,9 @@ class BookStore:
             )
             manifest = self._manifest
         atomic_write_text(self.root / OUTLINE, book.model_dump_json(indent=2) + "\n")
-        self.save()
+        if self._journal is None:
+            self._journal = Journal(self.journal_path)
+        self.checkpoint()
         return manifest
 
     def _sweep_temp_files(self) -> None:
@@ -403,6 +462,14 @@ class BookStore:
         content = f"# Chapter {chapter.number}: {chapter.title}\n\n{text.strip()}\n"
         atomic_write_text(self.root / relpath, content)
         return relpath, sha256_text(content)
+
+
+def _replace_state(manifest: Manifest, state: ChapterState) -> None:
+    for states in (manifest.chapters, manifest.detached):
+        for index, old in enumerate(states):
+            if old.number == state.number:
+                states[index] = state
+                return
 
 
 def _body(chapter_file_text: str) -> str:
