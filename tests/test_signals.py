@@ -220,3 +220,28 @@ def test_ctrl_c_while_waiting_on_the_rate_limit_is_prompt(six: Path, tmp_path: P
     statuses = [c["status"] for c in manifest(tmp_path)["chapters"]]
     assert statuses.count("completed") == 1
     assert "running" not in statuses
+
+
+def test_ctrl_c_with_process_workers(six: Path, tmp_path: Path) -> None:
+    process = start(six, tmp_path, "--executor", "process")
+    read_until(process, "chapter_completed", 1)
+    process.send_signal(signal.SIGINT)  # workers ignore it; the coordinator stops them
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert "running" not in [c["status"] for c in manifest(tmp_path)["chapters"]]
+    assert (
+        main(
+            [
+                "generate",
+                "--source",
+                str(six),
+                "--output-dir",
+                str(tmp_path / "books"),
+                "--json",
+                *FAST,
+            ]
+        )
+        == 0
+    )
+    check_book_complete(tmp_path)

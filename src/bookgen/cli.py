@@ -125,6 +125,12 @@ def build_parser() -> Parser:
         "longest first), outline, longest",
     )
     gen.add_argument(
+        "--executor",
+        choices=["thread", "process"],
+        default="thread",
+        help="run chapter jobs in threads (default) or processes (for CPU-bound local models)",
+    )
+    gen.add_argument(
         "--max-iterations",
         type=int,
         default=3,
@@ -248,6 +254,7 @@ def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
         rate_limit_tokens=args.rate_limit_tokens,
         schedule=args.schedule,
         adaptive=args.adaptive,
+        executor=args.executor,
         output_dir=args.output_dir,
         model=args.model,
         provider_options=args.provider_option

@@ -14,9 +14,10 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 from bookgen.concurrency import Admission
 from bookgen.errors import AuthenticationError, BookgenError, OptionError, TransientProviderError
@@ -31,6 +32,7 @@ from bookgen.ratelimit import NoLimit, RateLimiter, make_limiter
 from bookgen.schedule import SCHEDULES, Schedule, order
 from bookgen.store import BookStore, slugify
 from bookgen.tokens import reserved_tokens
+from bookgen.workers import SharedRun, process_pool, run_chapter
 
 # How long an interrupted run waits for jobs in flight to notice before leaving them.
 INTERRUPT_GRACE_SECONDS = 5.0
@@ -83,6 +85,7 @@ class AsyncBookOrchestrator:
         rate_limit_tokens: int | None = None,
         schedule: Schedule = "priority",
         adaptive: bool = False,
+        executor: Literal["thread", "process"] = "thread",
         output_dir: str | Path = "books",
         model: str | None = None,
         provider_options: list[str] | None = None,
@@ -113,11 +116,20 @@ class AsyncBookOrchestrator:
         )
         if self.store.output_dir.exists() and not self.store.output_dir.is_dir():
             raise OptionError(f"--output-dir {self.store.output_dir} is a file, not a folder")
+        if executor not in ("thread", "process"):
+            raise OptionError(f"--executor must be thread or process, got {executor!r}")
         if isinstance(provider, Provider):
+            if executor == "process":
+                raise OptionError("--executor process needs the provider by name, not an instance")
             self.provider = provider
         else:
             self.provider = create_provider(provider, model=model, options=provider_options)
         self.fallbacks = [_fallback(spec) for spec in fallbacks or []]
+        self.executor_kind = executor
+        # How worker processes build the same providers: (name, model, options).
+        self.provider_specs = [(self.provider.name, model, list(provider_options or []))] + [
+            (p.name, p.model, []) for p in self.fallbacks
+        ]
         self.max_retries = max_retries
         self.max_concurrent = max_concurrent
         self.max_iterations = max_iterations
@@ -245,6 +257,7 @@ class AsyncBookOrchestrator:
         )
         context = RunContext(
             book=self.book,
+            book_name=self.store.name,
             store=self.store,
             caller=caller,
             prompts=self.prompts,
@@ -255,10 +268,31 @@ class AsyncBookOrchestrator:
         loop = asyncio.get_running_loop()
         results: dict[int, ChapterResult] = {}
         running: set[asyncio.Task[ChapterResult]] = set()
-        executor = ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="bookgen-chapter")
+        shared: SharedRun | None = None
+        executor: Executor
+        if self.executor_kind == "process":
+            shared = SharedRun(
+                limiters=[route.limiter for route in caller.routes],
+                store=self.store,
+                events=self.events,
+                listener=caller.listener,
+                cancel=cancel,
+            )
+            plan = shared.plan(
+                self.book,
+                self.store.name,
+                self.provider_specs,
+                max_retries=self.max_retries,
+                max_iterations=self.max_iterations,
+            )
+            executor = process_pool(self.max_concurrent, plan)
+        else:
+            executor = ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="bookgen-chapter")
 
         async def run_one(job: ChapterJob) -> ChapterResult:
             try:
+                if shared is not None:
+                    return await loop.run_in_executor(executor, run_chapter, job.chapter.number)
                 return await loop.run_in_executor(executor, job.run)
             except AuthenticationError as exc:
                 # Every other call would be refused too: stop admitting, stop the rest.
@@ -297,6 +331,8 @@ class AsyncBookOrchestrator:
         finally:
             terminate()
             executor.shutdown(wait=not self.interrupted, cancel_futures=True)
+            if shared is not None:
+                shared.close()
         return results
 
     def _limit_changed(self, limit: int, reason: str) -> None:
@@ -331,14 +367,14 @@ class _Listener:
         self.events = SafeSink(events)
         self.admission = admission
 
-    def retrying(self, provider: Provider, error: TransientProviderError, seconds: float) -> None:
-        message = f"{error}; retrying {provider.name} in {seconds:.1f} s"
+    def retrying(self, provider: str, error: TransientProviderError, seconds: float) -> None:
+        message = f"{error}; retrying {provider} in {seconds:.1f} s"
         self.events(Event("notice", data={"message": message}))
 
-    def succeeded(self, provider: Provider, started: float) -> None:
+    def succeeded(self, provider: str, started: float) -> None:
         self.admission.succeeded(started)
 
-    def rate_limited(self, provider: Provider, started: float) -> None:
+    def rate_limited(self, provider: str, started: float) -> None:
         self.admission.rate_limited(started)
 
 

@@ -14,6 +14,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from bookgen.errors import AuthenticationError, JobCancelled
 from bookgen.events import Event, EventSink
@@ -21,6 +22,7 @@ from bookgen.models import (
     BookSpec,
     ChapterResult,
     ChapterSpec,
+    ChapterState,
     Completion,
     CompletionRequest,
     Message,
@@ -28,7 +30,7 @@ from bookgen.models import (
 )
 from bookgen.prompts import PromptBuilder
 from bookgen.providers.retry import ProviderCaller
-from bookgen.store import BookStore, count_words
+from bookgen.store import count_words
 
 # A draft shorter than this share of its target gets a continuation call.
 MIN_LENGTH_RATIO = 0.9
@@ -41,12 +43,36 @@ def max_tokens_for(words: int) -> int:
     return math.ceil(words * TOKENS_PER_WORD * MAX_TOKENS_HEADROOM) + 64
 
 
+class ChapterStore(Protocol):
+    """What a chapter job needs of the book store: a BookStore, or a proxy to one in
+    the coordinator's process when jobs run in worker processes."""
+
+    def state(self, number: int) -> ChapterState: ...
+
+    def update_chapter(self, number: int, **changes: Any) -> ChapterState: ...
+
+    def add_usage(
+        self,
+        number: int,
+        *,
+        calls: int,
+        prompt_tokens: int,
+        completion_tokens: int,
+        save: bool = True,
+    ) -> None: ...
+
+    def save(self) -> None: ...
+
+    def write_chapter(self, chapter: ChapterSpec, text: str) -> tuple[str, str]: ...
+
+
 @dataclass
 class RunContext:
     """What every chapter job of one run shares."""
 
     book: BookSpec
-    store: BookStore
+    book_name: str
+    store: ChapterStore
     caller: ProviderCaller
     prompts: PromptBuilder
     events: EventSink
@@ -98,7 +124,7 @@ class ChapterJob:
     def run(self) -> ChapterResult:
         ctx, number = self.ctx, self.chapter.number
         started = time.monotonic()
-        state = ctx.store.manifest.state(number)
+        state = ctx.store.state(number)
         ctx.store.update_chapter(
             number,
             status="running",
@@ -184,7 +210,7 @@ class ChapterJob:
                 messages=messages,
                 max_tokens=max_tokens_for(words),
                 metadata={
-                    "book": self.ctx.store.name,
+                    "book": self.ctx.book_name,
                     "chapter": str(self.chapter.number),
                     "title": self.chapter.title,
                 },

@@ -72,6 +72,8 @@ class Permit:
 
     started: float
     tokens: int = 0
+    # Names the permit across a process boundary, where a pickled copy is not the object.
+    ident: int = 0
 
 
 class RateLimiter(ABC):
@@ -213,11 +215,11 @@ class SlidingWindowLimiter(RateLimiter):
             return self._window[0].started + self.hold - now
         if self.tokens is not None and self._window_tokens + tokens > self.tokens:
             return self._token_wait(now, tokens)
-        permit = Permit(now, tokens)
+        self.started += 1
+        permit = Permit(now, tokens, ident=self.started)
         self._window.append(permit)
         self._window_tokens += tokens
         self._queue.popleft()
-        self.started += 1
         if self._on_start is not None:
             self._on_start(permit)
         # The next in line may be able to start at once.
@@ -240,9 +242,12 @@ class SlidingWindowLimiter(RateLimiter):
 
     def settle(self, permit: Permit, tokens: int) -> None:
         with self._cond:
-            if permit in self._window:
-                self._window_tokens += tokens - permit.tokens
-                self._cond.notify_all()
+            for held in self._window:
+                if held.ident == permit.ident:
+                    self._window_tokens += tokens - held.tokens
+                    held.tokens = tokens
+                    self._cond.notify_all()
+                    break
             permit.tokens = tokens
 
     def pause(self, seconds: float) -> None:

@@ -324,6 +324,11 @@ class BookStore:
             self._journal.close()
             self._journal = None
 
+    def state(self, number: int) -> ChapterState:
+        """A copy of one chapter's state (safe to hand to another thread or process)."""
+        with self._lock:
+            return self.manifest.state(number).model_copy()
+
     def update_chapter(self, number: int, **changes: Any) -> ChapterState:
         """Apply ``changes`` to one chapter's state and rewrite the manifest at once."""
         with self._lock:

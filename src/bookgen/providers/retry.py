@@ -47,17 +47,17 @@ COOLDOWN_SECONDS = 60.0
 class CallListener(Protocol):
     """What the coordinator hears about calls (progress notes, adaptive concurrency).
 
+    Providers are named, not passed: a listener may live in another process.
+
     ``started`` is the call's start on the limiter's clock, so a listener can tell
     calls launched before a change from calls launched after it.
     """
 
-    def retrying(
-        self, provider: Provider, error: TransientProviderError, seconds: float
-    ) -> None: ...
+    def retrying(self, provider: str, error: TransientProviderError, seconds: float) -> None: ...
 
-    def succeeded(self, provider: Provider, started: float) -> None: ...
+    def succeeded(self, provider: str, started: float) -> None: ...
 
-    def rate_limited(self, provider: Provider, started: float) -> None: ...
+    def rate_limited(self, provider: str, started: float) -> None: ...
 
 
 @dataclass
@@ -184,7 +184,7 @@ class ProviderCaller:
                 exc.retry_after = self.wait_for(exc, attempt=route.failures)
                 route.limiter.pause(exc.retry_after)
                 if self.listener is not None:
-                    self.listener.rate_limited(route.provider, permit.started)
+                    self.listener.rate_limited(route.provider.name, permit.started)
             raise
         except BaseException:
             route.limiter.settle(permit, reserved - request.max_tokens)
@@ -192,7 +192,7 @@ class ProviderCaller:
         usage = completion.usage
         route.limiter.settle(permit, usage.prompt_tokens + usage.completion_tokens)
         if self.listener is not None:
-            self.listener.succeeded(route.provider, permit.started)
+            self.listener.succeeded(route.provider.name, permit.started)
         return completion
 
     def wait_for(self, exc: BaseException | None, *, attempt: int) -> float:
@@ -210,7 +210,7 @@ class ProviderCaller:
         assert isinstance(exc, TransientProviderError)
         seconds = state.next_action.sleep if state.next_action else 0.0
         if self.listener is not None:
-            self.listener.retrying(route.provider, exc, seconds)
+            self.listener.retrying(route.provider.name, exc, seconds)
 
     def _sleep(self, seconds: float) -> None:
         if self._sleeper is not None:  # tests: a fake clock's advance
