@@ -1,0 +1,75 @@
+"""Orchestration overhead: seconds per chapter job beyond the provider's time, and peak RSS.
+
+    .venv/bin/python benchmarks/overhead.py
+
+Each size runs in a fresh subprocess (so peak RSS is that run's): a book of N chapters
+(100 target words each) with the zero-latency sim provider and 20 workers. The
+provider's own time is measured apart, by calling the sim on the same requests in one
+thread; overhead = (wall time - provider time) / N.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+SIZES = [250, 500, 1000]
+WORKERS = 20
+
+CHILD = r"""
+import asyncio, json, resource, sys, tempfile, time
+from pathlib import Path
+from bookgen import AsyncBookOrchestrator
+from bookgen.models import CompletionRequest
+from bookgen.pipeline import max_tokens_for
+from bookgen.prompts import PromptBuilder
+from bookgen.providers.sim import SimOptions, SimProvider
+
+n, workers = int(sys.argv[1]), int(sys.argv[2])
+tmp = Path(tempfile.mkdtemp())
+source = tmp / "book.json"
+chapters = [{"title": f"Part {i}"} for i in range(1, n + 1)]
+source.write_text(json.dumps({"title": "Overhead", "target_words": 100, "chapters": chapters}))
+orchestrator = AsyncBookOrchestrator(
+    source_file=source, provider="sim", max_concurrent=workers,
+    provider_options=["latency=0", "jitter=0"], output_dir=tmp,
+)
+started = time.perf_counter()
+results = asyncio.run(orchestrator.generate_chapters_parallel())
+wall = time.perf_counter() - started
+assert all(r.status == "completed" for r in results)
+# The provider's own share: the same requests through a fresh sim, in one thread.
+sim = SimProvider(options=SimOptions(latency=0, jitter=0))
+prompts = PromptBuilder(orchestrator.book)
+requests = [
+    CompletionRequest(messages=prompts.chapter(c), max_tokens=max_tokens_for(100),
+                      metadata={"chapter": str(c.number), "title": c.title})
+    for c in orchestrator.book.chapters
+]
+started = time.perf_counter()
+for request in requests:
+    sim.complete(request)
+provider = time.perf_counter() - started
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"wall": wall, "provider": provider, "rss_mb": rss}))
+"""
+
+
+def main() -> None:
+    print("| chapters | workers | wall s | provider s | overhead ms per chapter | peak RSS MB |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for size in SIZES:
+        command = [sys.executable, "-c", CHILD, str(size), str(WORKERS)]
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        r = json.loads(out)
+        overhead = (r["wall"] - r["provider"]) / size * 1000
+        print(
+            f"| {size} | {WORKERS} | {r['wall']:.2f} | {r['provider']:.2f} | {overhead:.2f} "
+            f"| {r['rss_mb']:.0f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
