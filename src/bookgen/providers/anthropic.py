@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 from bookgen.errors import BrokenStreamError, ServerError, UnparseableResponseError
 from bookgen.models import Completion, CompletionRequest, FinishReason, Usage
 from bookgen.providers.http import HTTPProvider
-from bookgen.tokens import estimate_tokens
 
 API_VERSION = "2023-06-01"
 # From this many max_tokens on, ask for a stream.
@@ -74,20 +73,7 @@ class AnthropicProvider(HTTPProvider):
             text, finish, usage = self._read_stream(payload)
         else:
             text, finish, usage = self._read_json(self.post("/v1/messages", payload))
-        if usage is None:
-            usage = Usage(
-                prompt_tokens=estimate_tokens(request.prompt_text),
-                completion_tokens=estimate_tokens(text),
-                estimated=True,
-            )
-        return Completion(
-            text=text,
-            finish_reason=finish,
-            usage=usage,
-            latency=time.monotonic() - began,
-            provider=self.name,
-            model=self.model,
-        )
+        return self.completion(request, text, finish, usage, began)
 
     def _read_json(self, data: dict[str, Any]) -> tuple[str, FinishReason, Usage | None]:
         blocks = data.get("content")

@@ -31,7 +31,9 @@ from bookgen.errors import (
     ServerError,
     UnparseableResponseError,
 )
+from bookgen.models import Completion, CompletionRequest, FinishReason, Usage
 from bookgen.providers.base import Provider, ProviderOptions
+from bookgen.tokens import estimate_tokens
 
 CONNECT_TIMEOUT = 10.0
 RETRY_AFTER_CAP = 120.0
@@ -228,6 +230,30 @@ class HTTPProvider(Provider):
         if not isinstance(value, dict):
             raise UnparseableResponseError(f"{self.name}: stream event is not a JSON object")
         return value
+
+    def completion(
+        self,
+        request: CompletionRequest,
+        text: str,
+        finish: FinishReason,
+        usage: Usage | None,
+        began: float,
+    ) -> Completion:
+        """The Completion of an answer; usage the server did not report is estimated."""
+        if usage is None:
+            usage = Usage(
+                prompt_tokens=estimate_tokens(request.prompt_text),
+                completion_tokens=estimate_tokens(text),
+                estimated=True,
+            )
+        return Completion(
+            text=text,
+            finish_reason=finish,
+            usage=usage,
+            latency=time.monotonic() - began,
+            provider=self.name,
+            model=self.model,
+        )
 
     # --- errors ------------------------------------------------------------------
 

@@ -21,7 +21,6 @@ import httpx
 from bookgen.errors import BrokenStreamError, UnparseableResponseError
 from bookgen.models import Completion, CompletionRequest, FinishReason, Usage
 from bookgen.providers.http import HTTPProvider
-from bookgen.tokens import estimate_tokens
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
@@ -69,20 +68,7 @@ class OpenAIProvider(HTTPProvider):
             text, finish, usage = self._read_stream(payload)
         else:
             text, finish, usage = self._read_json(self.post("/chat/completions", payload))
-        if usage is None:
-            usage = Usage(
-                prompt_tokens=estimate_tokens(request.prompt_text),
-                completion_tokens=estimate_tokens(text),
-                estimated=True,
-            )
-        return Completion(
-            text=text,
-            finish_reason=finish,
-            usage=usage,
-            latency=time.monotonic() - began,
-            provider=self.name,
-            model=self.model,
-        )
+        return self.completion(request, text, finish, usage, began)
 
     def _read_json(self, data: dict[str, Any]) -> tuple[str, FinishReason, Usage | None]:
         try:
