@@ -64,6 +64,8 @@ class Status:
     headers: dict[str, str] = field(default_factory=dict)
     message: str = "fake error"
     in_stream: bool = False
+    # OpenAI's error.code, e.g. "insufficient_quota" (default: the usual one for the status).
+    error_code: str | None = None
 
 
 @dataclass
@@ -407,8 +409,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         raw = self._read_body()
-        path = self._record("GET", raw).path
-        if path == MODELS_PATH:
+        record = self._record("GET", raw)
+        path = record.path
+        key = self.server.fake.api_key
+        offered = {record.headers.get("authorization"), record.headers.get("x-api-key")}
+        if path == MODELS_PATH and key is not None and not {f"Bearer {key}", key} & offered:
+            anthropic = "x-api-key" in record.headers
+            error = anthropic_error if anthropic else openai_error
+            self._send_json(
+                401, error(401, "invalid x-api-key" if anthropic else "Incorrect API key provided")
+            )
+        elif path == MODELS_PATH:
             data = [
                 {"id": m, "object": "model", "created": 0, "owned_by": "fake"}
                 for m in self.server.fake.model_ids
@@ -473,7 +484,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if isinstance(fault, Status) and not (fault.in_stream and stream):
-            self._send_json(fault.code, error(fault.code, fault.message), fault.headers)
+            payload = error(fault.code, fault.message)
+            if openai and fault.error_code is not None:
+                payload["error"]["code"] = fault.error_code
+            self._send_json(fault.code, payload, fault.headers)
             return
         reply = _make_reply(
             self.server.fake, body, fault if isinstance(fault, Answer) else Answer(), openai

@@ -82,12 +82,12 @@ def test_fake_clock_window_and_fifo_order(fake_clock: FakeClock) -> None:
         thread.join(5)
 
 
-def test_pause_holds_every_caller(fake_clock: FakeClock) -> None:
+def test_pause_holds_every_caller_then_one_probes_first(fake_clock: FakeClock) -> None:
     limiter = SlidingWindowLimiter(calls=100, period=1.0, clock=fake_clock)
     limiter.pause(5.0)
-    done: list[int] = []
+    done: list[Permit] = []
     threads = [
-        threading.Thread(target=lambda: (limiter.acquire(), done.append(1)), daemon=True)
+        threading.Thread(target=lambda: done.append(limiter.acquire()), daemon=True)
         for _ in range(3)
     ]
     for thread in threads:
@@ -97,9 +97,29 @@ def test_pause_holds_every_caller(fake_clock: FakeClock) -> None:
     time.sleep(0.02)
     assert done == []
     fake_clock.advance(1.0)
+    # The pause is over: one call goes first, the others wait for its answer.
+    wait_until(lambda: len(done) == 1)
+    time.sleep(0.02)
+    assert len(done) == 1
+    limiter.settle(done[0], 10)
     wait_until(lambda: len(done) == 3)
     for thread in threads:
         thread.join(5)
+
+
+def test_a_probe_that_never_answers_stops_blocking(fake_clock: FakeClock) -> None:
+    from bookgen.ratelimit import PROBE_TIMEOUT
+
+    limiter = SlidingWindowLimiter(calls=None, period=1.0, clock=fake_clock)
+    limiter.pause(1.0)
+    fake_clock.advance(1.0)
+    limiter.acquire()  # the probe, never settled
+    done: list[Permit] = []
+    waiter = threading.Thread(target=lambda: done.append(limiter.acquire()), daemon=True)
+    waiter.start()
+    wait_until(lambda: limiter.waiting == 1)
+    fake_clock.advance(PROBE_TIMEOUT)
+    wait_until(lambda: len(done) == 1)
 
 
 def test_no_limit_passes_at_once_but_honours_a_pause(fake_clock: FakeClock) -> None:
@@ -194,3 +214,39 @@ def test_a_request_larger_than_the_token_limit_is_refused() -> None:
     ):
         limiter.acquire(1001)
     assert limiter.started == 0
+
+
+def test_recovery_after_a_pause_is_slow_start(fake_clock: FakeClock) -> None:
+    limiter = SlidingWindowLimiter(calls=None, period=1.0, clock=fake_clock)
+    limiter.pause(1.0)
+    fake_clock.advance(1.0)
+    done: list[Permit] = []
+    threads = [
+        threading.Thread(target=lambda: done.append(limiter.acquire()), daemon=True)
+        for _ in range(7)
+    ]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: len(done) == 1)  # the probe
+    time.sleep(0.02)
+    assert len(done) == 1
+    limiter.settle(done[0], 0)  # answered: two may be out at once
+    wait_until(lambda: len(done) == 3)
+    time.sleep(0.02)
+    assert len(done) == 3
+    limiter.settle(done[1], 0)
+    limiter.settle(done[2], 0)  # cap 4, nothing unanswered: four more
+    wait_until(lambda: len(done) == 7)
+    # A new 429 starts over with a single probe.
+    limiter.pause(1.0)
+    fake_clock.advance(1.0)
+    late: list[Permit] = []
+    extra = [
+        threading.Thread(target=lambda: late.append(limiter.acquire()), daemon=True)
+        for _ in range(2)
+    ]
+    for thread in extra:
+        thread.start()
+    wait_until(lambda: len(late) == 1)
+    time.sleep(0.02)
+    assert len(late) == 1

@@ -13,7 +13,9 @@ place that turns them into ``error: <what> (<where>)`` lines and exit codes::
     │   ├── ManifestError             manifest.json is unreadable or not a bookgen manifest
     │   └── ProviderConfigError       unknown provider, bad -O option, missing key or server
     └── ProviderError                 a provider call failed; fails one chapter, not the run
-        ├── AuthenticationError       401/403: stops the whole run at once (exit 2)
+        ├── FatalProviderError        stops the whole run at once (exit 2)
+        │   ├── AuthenticationError   401/403: the key is refused
+        │   └── QuotaExceededError    429 insufficient_quota and the like: no credit left
         ├── BadRequestError           400/404/422 and other 4xx: never retried
         └── TransientProviderError    worth retrying; carries the server's Retry-After
             ├── RateLimitError        429: also pauses every worker's calls to that provider
@@ -92,10 +94,18 @@ class ProviderError(BookgenError):
     """A provider call failed. The chapter that made it fails; the run goes on."""
 
 
-class AuthenticationError(ProviderError):
-    """The provider refused the key. Every other call would fail the same way."""
+class FatalProviderError(ProviderError):
+    """Every other call would fail the same way: the run stops at once."""
 
     exit_code = 2
+
+
+class AuthenticationError(FatalProviderError):
+    """The provider refused the key."""
+
+
+class QuotaExceededError(FatalProviderError):
+    """The account has no quota or credit left; waiting will not help."""
 
 
 class BadRequestError(ProviderError):

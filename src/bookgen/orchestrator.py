@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from bookgen.concurrency import Admission
-from bookgen.errors import AuthenticationError, BookgenError, OptionError, TransientProviderError
+from bookgen.errors import BookgenError, FatalProviderError, OptionError, TransientProviderError
 from bookgen.events import Event, EventSink, SafeSink, discard
 from bookgen.models import MAX_TARGET_WORDS, BookSpec, ChapterResult, CompletionRequest, RunSummary
 from bookgen.outline import load_outline
@@ -229,6 +229,10 @@ class AsyncBookOrchestrator:
                 )
                 self.events(Event("chapter_skipped", number, state.title, {"words": state.words}))
             try:
+                if plan.to_run:
+                    # A refused key stops the run here, before any chapter starts.
+                    for provider in [self.provider, *self.fallbacks]:
+                        await asyncio.to_thread(provider.check_access)
                 to_run = order(self.book, plan.to_run, self.schedule)
                 by_number.update(await self._run_jobs(to_run))
             finally:
@@ -294,7 +298,7 @@ class AsyncBookOrchestrator:
                 if shared is not None:
                     return await loop.run_in_executor(executor, run_chapter, job.chapter.number)
                 return await loop.run_in_executor(executor, job.run)
-            except AuthenticationError as exc:
+            except FatalProviderError as exc:
                 # Every other call would be refused too: stop admitting, stop the rest.
                 if self.fatal is None:
                     self.fatal = exc
@@ -376,6 +380,14 @@ class _Listener:
 
     def rate_limited(self, provider: str, started: float) -> None:
         self.admission.rate_limited(started)
+
+    def resting(self, provider: str, seconds: float, error: str) -> None:
+        message = f"{provider} keeps failing ({error}); resting it for {seconds:.0f} s"
+        self.events(Event("notice", data={"message": message}))
+
+    def falling_back(self, provider: str, fallback: str, error: str) -> None:
+        message = f"{provider} failed ({error}); this call goes to {fallback}"
+        self.events(Event("notice", data={"message": message}))
 
 
 def _collect(results: dict[int, ChapterResult], task: asyncio.Task[ChapterResult]) -> None:

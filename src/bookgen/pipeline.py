@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bookgen.errors import AuthenticationError, JobCancelled
+from bookgen.errors import FatalProviderError, JobCancelled
 from bookgen.events import Event, EventSink
 from bookgen.models import (
     BookSpec,
@@ -101,7 +101,7 @@ class Finding:
 
 class ChapterJob:
     """Writes one chapter. Every outcome of ``run()`` is a ChapterResult and a manifest
-    state; the one error it lets through is AuthenticationError, which ends the run.
+    state; the one error it lets through is FatalProviderError, which ends the run.
 
     >>> job = ChapterJob(context, book.chapters[0])    # doctest: +SKIP
     >>> job.run().status                               # doctest: +SKIP
@@ -140,7 +140,7 @@ class ChapterJob:
         try:
             draft = self.write()
             relpath, digest = ctx.store.write_chapter(self.chapter, draft.text)
-        except AuthenticationError as exc:
+        except FatalProviderError as exc:
             # Not this chapter's fault: it stays pending and the whole run stops.
             ctx.store.update_chapter(number, status="pending", error=str(exc))
             raise

@@ -20,6 +20,10 @@ Semantics of ``SlidingWindowLimiter(calls=N, period=P, tokens=T)``:
   the provider counts a call when it arrives, a moment after it started here, and
   arrival delays vary, so without the margin two calls a window apart could
   arrive less than a window apart. It costs at most 2% of the rate;
+- ``pause(seconds)`` (a 429) holds every call back; when it ends, calls resume by
+  slow start: one goes first and the others wait for its answer (``settle``), then
+  two, then four..., so a provider that still refuses sees one more request, not
+  one per worker, and a recovered one is back at full speed in a few rounds;
 - waiters are served first come, first served, and block on a condition variable
   (no busy waiting); ``acquire_async`` awaits a permit without blocking the loop.
 
@@ -44,6 +48,10 @@ from bookgen.errors import JobCancelled, OptionError
 
 MARGIN_FRACTION = 0.02
 MARGIN_CAP = 0.25
+# How long calls wait for answers during recovery from a 429 before going anyway.
+PROBE_TIMEOUT = 60.0
+# Recovery ends when this many calls may be unanswered at once.
+RECOVERED_AT = 64
 
 
 class Clock(Protocol):
@@ -102,36 +110,6 @@ class RateLimiter(ABC):
         """The run is stopping: every waiter, now and later, raises JobCancelled."""
 
 
-class NoLimit(RateLimiter):
-    """No configured limit: calls start at once, but a 429 pause still holds them."""
-
-    def __init__(self, *, clock: Clock = SYSTEM_CLOCK) -> None:
-        self._clock = clock
-        self._cond = threading.Condition()
-        self._paused_until = 0.0
-        self._interrupted = False
-
-    def acquire(self, tokens: int = 0) -> Permit:
-        with self._cond:
-            while (remaining := self._paused_until - self._clock.now()) > 0:
-                if self._interrupted:
-                    raise JobCancelled("interrupted")
-                self._clock.wait(self._cond, remaining)
-            if self._interrupted:
-                raise JobCancelled("interrupted")
-            return Permit(self._clock.now(), tokens)
-
-    def interrupt(self) -> None:
-        with self._cond:
-            self._interrupted = True
-            self._cond.notify_all()
-
-    def pause(self, seconds: float) -> None:
-        with self._cond:
-            self._paused_until = max(self._paused_until, self._clock.now() + seconds)
-            self._cond.notify_all()
-
-
 class SlidingWindowLimiter(RateLimiter):
     """At most ``calls`` starts and ``tokens`` reserved tokens in any window of ``period``
     seconds; FIFO; thread-safe. Either limit may be None (not limited)."""
@@ -164,6 +142,15 @@ class SlidingWindowLimiter(RateLimiter):
         self._paused_until = 0.0
         self._on_start = on_start
         self._interrupted = False
+        # Recovery after a 429 pause (slow start): at most ``_cap`` calls started since
+        # the pause may be unanswered at once; the cap starts at 1 (a probe) and grows
+        # by one with each answer, so it doubles every round while the provider keeps
+        # answering, and a provider that still refuses sees one request, not one per
+        # worker. A new 429 starts it over.
+        self._recovering = False
+        self._cap = 1
+        self._unanswered: set[int] = set()
+        self._recovery_deadline = 0.0
         self.started = 0
 
     @property
@@ -211,12 +198,19 @@ class SlidingWindowLimiter(RateLimiter):
             return self.period
         if now < self._paused_until:
             return self._paused_until - now
+        if self._recovering and len(self._unanswered) >= self._cap:
+            if now < self._recovery_deadline:
+                return self._recovery_deadline - now  # woken early by an answer
+            self._recovering = False  # answers that never came: stop waiting for them
         if self.calls is not None and len(self._window) >= self.calls:
             return self._window[0].started + self.hold - now
         if self.tokens is not None and self._window_tokens + tokens > self.tokens:
             return self._token_wait(now, tokens)
         self.started += 1
         permit = Permit(now, tokens, ident=self.started)
+        if self._recovering:
+            self._unanswered.add(permit.ident)
+            self._recovery_deadline = now + PROBE_TIMEOUT
         self._window.append(permit)
         self._window_tokens += tokens
         self._queue.popleft()
@@ -242,6 +236,14 @@ class SlidingWindowLimiter(RateLimiter):
 
     def settle(self, permit: Permit, tokens: int) -> None:
         with self._cond:
+            if permit.ident in self._unanswered:
+                self._unanswered.discard(permit.ident)
+                # An answer while not paused again: the provider is taking calls.
+                if self._clock.now() >= self._paused_until:
+                    self._cap += 1
+                    if self._cap >= RECOVERED_AT:
+                        self._recovering = False
+                self._cond.notify_all()
             for held in self._window:
                 if held.ident == permit.ident:
                     self._window_tokens += tokens - held.tokens
@@ -253,12 +255,23 @@ class SlidingWindowLimiter(RateLimiter):
     def pause(self, seconds: float) -> None:
         with self._cond:
             self._paused_until = max(self._paused_until, self._clock.now() + seconds)
+            self._recovering = True
+            self._cap = 1
+            self._unanswered.clear()
             self._cond.notify_all()
 
     def interrupt(self) -> None:
         with self._cond:
             self._interrupted = True
             self._cond.notify_all()
+
+
+class NoLimit(SlidingWindowLimiter):
+    """No configured limit: calls start at once, but a 429 pause (and its probe) still
+    holds them."""
+
+    def __init__(self, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(None, 60.0, clock=clock)
 
 
 def make_limiter(

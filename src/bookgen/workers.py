@@ -116,7 +116,7 @@ class SinkProxy(BaseProxy):
 
 
 class ListenerProxy(BaseProxy):
-    _exposed_ = ("retrying", "succeeded", "rate_limited")
+    _exposed_ = ("retrying", "succeeded", "rate_limited", "resting", "falling_back")
 
     def retrying(self, provider: str, error: Exception, seconds: float) -> None:
         _call(self, "retrying", (provider, error, seconds))
@@ -126,6 +126,12 @@ class ListenerProxy(BaseProxy):
 
     def rate_limited(self, provider: str, started: float) -> None:
         _call(self, "rate_limited", (provider, started))
+
+    def resting(self, provider: str, seconds: float, error: str) -> None:
+        _call(self, "resting", (provider, seconds, error))
+
+    def falling_back(self, provider: str, fallback: str, error: str) -> None:
+        _call(self, "falling_back", (provider, fallback, error))
 
 
 class FlagProxy(BaseProxy):

@@ -240,3 +240,62 @@ def test_presets_have_their_urls_and_keys() -> None:
     for name, (url, key) in expected.items():
         cls = provider_class(name)
         assert (cls.endpoint(), cls.key_env) == (url, key), name
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_the_key_is_scrubbed_from_errors_inside_a_stream(
+    make_provider, llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, provider: str
+) -> None:  # type: ignore[no-untyped-def]
+    from bookgen.errors import ProviderError
+
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
+    base = llm.openai_base if provider == "openai" else llm.url
+    llm.script(Status(500, message=f"Incorrect API key provided: {FAKE_KEY}", in_stream=True))
+    with pytest.raises(ProviderError) as info:
+        make_provider(provider, options=[f"base_url={base}", "stream=true"]).complete(REQUEST)
+    assert "in stream" in str(info.value)
+    assert FAKE_KEY not in str(info.value) and FAKE_KEY[-8:] not in str(info.value)
+    assert FAKE_KEY not in repr(info.value.args)
+
+
+def test_out_of_quota_is_not_a_rate_limit(
+    make_provider, llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from bookgen.errors import QuotaExceededError
+
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    llm.script(
+        Status(429, message="You exceeded your current quota", error_code="insufficient_quota")
+    )
+    with pytest.raises(QuotaExceededError, match="out of quota or credit .*check billing"):
+        make_provider("openai", options=[f"base_url={llm.openai_base}"]).complete(REQUEST)
+
+
+@pytest.mark.parametrize("key", ["sk-abc def", "sk-abc\ndef", "sk-ключ"])
+def test_a_key_that_cannot_be_a_header_is_a_config_error(
+    make_provider, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    with pytest.raises(
+        ProviderConfigError,
+        match="OPENAI_API_KEY contains characters that cannot be sent in an HTTP header",
+    ):
+        make_provider("openai")
+
+
+def test_token_field_and_usage_option_per_service(
+    make_provider, llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("MISTRAL_API_KEY", FAKE_KEY)
+    assert make_provider("openai").max_tokens_field() == "max_completion_tokens"  # api.openai.com
+    openai_compatible = make_provider("openai", options=[f"base_url={llm.openai_base}"])
+    assert openai_compatible.max_tokens_field() == "max_tokens"
+    openai_compatible.complete(REQUEST)
+    assert llm.requests[-1].body is not None and "stream_options" in llm.requests[-1].body
+    mistral = make_provider("mistral", options=[f"base_url={llm.openai_base}"])
+    completion = mistral.complete(REQUEST)
+    body = llm.requests[-1].body
+    assert body is not None and "stream_options" not in body and body["max_tokens"] == 500
+    assert completion.usage.estimated  # this server sends usage only when asked

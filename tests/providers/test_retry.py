@@ -156,17 +156,39 @@ def test_a_429_pauses_every_worker(fake_clock: FakeClock) -> None:
     assert len(provider.history) == 3
 
 
-def test_fallback_after_repeated_failures_and_recovery(fake_clock: FakeClock) -> None:
+def test_fallback_after_retries_run_out_and_recovery(fake_clock: FakeClock) -> None:
     primary, backup = Primary(), Backup()
-    primary.enqueue(*[ServerError("503")] * 3)
-    caller, _ = caller_for(primary, backup, clock=fake_clock)
+    primary.enqueue(*[ServerError("503")] * 4)
+    caller, _ = caller_for(primary, backup, clock=fake_clock, max_retries=3)
     assert caller.complete(REQUEST).provider == "backup"
-    # Three failures in a row put the primary to rest: the next call goes straight to the backup.
-    assert len(primary.history) == 3
+    assert len(primary.history) == 4  # one call and its three retries
+    # A call that ran out of retries puts the primary to rest: the next goes straight on.
     assert caller.complete(REQUEST).provider == "backup"
-    assert len(primary.history) == 3
+    assert len(primary.history) == 4
     # After its cooldown the primary is used again.
     fake_clock.advance(retry.COOLDOWN_SECONDS)
+    assert caller.complete(REQUEST).provider == "primary"
+
+
+def test_scattered_faults_do_not_send_work_elsewhere(fake_clock: FakeClock) -> None:
+    primary, backup = Primary(), Backup()
+    # 30% of calls fail, spread out: the primary stays in charge.
+    for _ in range(10):
+        primary.enqueue(ServerError("503"), "one two three.", "one two three.")
+    caller, _ = caller_for(primary, backup, clock=fake_clock)
+    providers = {caller.complete(REQUEST).provider for _ in range(20)}
+    assert providers == {"primary"}
+    assert backup.history == []
+
+
+def test_a_failure_rate_puts_the_provider_to_rest(fake_clock: FakeClock) -> None:
+    primary, backup = Primary(), Backup()
+    primary.enqueue(*[ServerError("503", retry_after=5.0)] * 8)
+    caller, _ = caller_for(primary, backup, clock=fake_clock, max_retries=20)
+    assert caller.complete(REQUEST).provider == "backup"
+    assert len(primary.history) == retry.FAILURES_TO_COOL
+    # The rest lasts what the server asked for when it said.
+    fake_clock.advance(5.0)
     assert caller.complete(REQUEST).provider == "primary"
 
 

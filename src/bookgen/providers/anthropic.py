@@ -23,6 +23,7 @@ STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
     "max_tokens": "length",
+    "model_context_window_exceeded": "length",
     "refusal": "content_filter",
 }
 
@@ -35,10 +36,11 @@ class AnthropicProvider(HTTPProvider):
 
     name = "anthropic"
     description = "Anthropic Messages API (api.anthropic.com)"
-    default_model = "claude-3-5-haiku-latest"
+    default_model = "claude-haiku-4-5"
     default_base_url = "https://api.anthropic.com"
     key_env: ClassVar[str | None] = "ANTHROPIC_API_KEY"
     base_url_env = "ANTHROPIC_BASE_URL"
+    models_path = "/v1/models"
 
     def auth_headers(self, key: str | None) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION}
@@ -46,7 +48,7 @@ class AnthropicProvider(HTTPProvider):
             headers["x-api-key"] = key
         return headers
 
-    def complete(self, request: CompletionRequest) -> Completion:
+    def send(self, request: CompletionRequest) -> Completion:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
         payload: dict[str, Any] = {
             "model": self.model,

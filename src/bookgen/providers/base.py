@@ -64,6 +64,9 @@ class Provider(ABC):
     def complete(self, request: CompletionRequest) -> Completion:
         """Answer one request. Raise ProviderError (or a subclass) on failure."""
 
+    def check_access(self) -> None:  # noqa: B027 - an optional hook
+        """Raise FatalProviderError now if no call could succeed (a refused key)."""
+
     def interrupt(self) -> None:
         """Ask calls in flight to give up soon (Ctrl-C). Subclasses may do more."""
         self.interrupted.set()

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import time
+from abc import abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -27,6 +28,7 @@ from bookgen.errors import (
     ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
+    QuotaExceededError,
     RateLimitError,
     ServerError,
     UnparseableResponseError,
@@ -118,6 +120,8 @@ class HTTPProvider(Provider):
     """Base of the providers that speak HTTP. Subclasses set the class attributes below."""
 
     default_base_url: ClassVar[str]
+    # Where check_access lists models (relative to the base URL).
+    models_path: ClassVar[str] = "/models"
     # Environment variable that overrides the default base URL (OPENAI_BASE_URL).
     base_url_env: ClassVar[str | None] = None
     options_model = HTTPOptions
@@ -157,6 +161,11 @@ class HTTPProvider(Provider):
                 f"provider {self.name!r} needs an API key: set {self.key_env}, "
                 "or pass --provider sim to try bookgen without one"
             )
+        if not key.isascii() or not key.isprintable() or any(ch.isspace() for ch in key):
+            raise ProviderConfigError(
+                f"{self.key_env} contains characters that cannot be sent in an HTTP header "
+                "(spaces, line breaks or non-ASCII); check how it was copied"
+            )
         return key
 
     def auth_headers(self, key: str | None) -> dict[str, str]:
@@ -176,6 +185,36 @@ class HTTPProvider(Provider):
         return True, "ready"
 
     # --- the call ----------------------------------------------------------------
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        """``send`` with every error message scrubbed of the key, whatever built it
+        (an error event inside a stream, an answer that is not JSON, the server
+        echoing the key back)."""
+        try:
+            return self.send(request)
+        except ProviderError as exc:
+            exc.message = redact(exc.message, self._key)
+            exc.args = (exc.message,)
+            raise
+
+    @abstractmethod
+    def send(self, request: CompletionRequest) -> Completion:
+        """Make the call in the subclass's protocol."""
+
+    def check_access(self) -> None:
+        """Before any chapter starts: a cheap authenticated request (the model list),
+        so a refused key stops the run before a single chapter is paid for. Only a
+        refusal counts; a server without the endpoint or a network hiccup is left
+        for the real calls to meet."""
+        if not self.key_env:
+            return
+        try:
+            response = self.client.get(f"{self.base_url}{self.models_path}")
+        except httpx.HTTPError:
+            return
+        if response.status_code in (401, 403):
+            response.read()
+            self.raise_for_status(response)
 
     def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST JSON and return the decoded JSON answer, or raise a ProviderError."""
@@ -271,11 +310,29 @@ class HTTPProvider(Provider):
                 else "check the server's access"
             )
             raise AuthenticationError(f"{self.name} refused the credentials ({what}); {fix}")
+        if code == 429 and self.out_of_quota(response):
+            raise QuotaExceededError(
+                f"{self.name} says the account is out of quota or credit ({what}); "
+                "check billing, or use another --provider"
+            )
         if code == 429:
             raise RateLimitError(f"{self.name} rate limit ({what})", retry_after=retry_after)
         if code in (408, 409) or code >= 500:
             raise ServerError(f"{self.name} server error ({what})", retry_after=retry_after)
         raise BadRequestError(f"{self.name} rejected the request ({what})")
+
+    @staticmethod
+    def out_of_quota(response: httpx.Response) -> bool:
+        """A 429 that waiting cannot fix: the account has no quota or credit left."""
+        try:
+            body = response.json()
+        except ValueError:
+            return False
+        error = body.get("error") if isinstance(body, dict) else None
+        if not isinstance(error, dict):
+            return False
+        kinds = f"{error.get('code', '')} {error.get('type', '')}".lower()
+        return any(word in kinds for word in QUOTA_CODES)
 
     @staticmethod
     def error_message(response: httpx.Response) -> str:
@@ -289,7 +346,12 @@ class HTTPProvider(Provider):
             return str(error["message"])
         if isinstance(error, str):
             return error
-        return json.dumps(body)[:200]
+        if (
+            isinstance(body, dict) and "message" in body
+        ):  # Mistral: {"object": "error", "message": ...}
+            message = body["message"]
+            return message if isinstance(message, str) else json.dumps(message)
+        return json.dumps(body)
 
     def convert(self, exc: httpx.HTTPError, *, streaming: bool) -> ProviderError:
         detail = redact(str(exc) or type(exc).__name__, self._key)
@@ -328,6 +390,8 @@ class HTTPProvider(Provider):
 
 
 SECRET_HEADERS = {"authorization", "x-api-key", "api-key"}
+# Error codes of 429s that mean "no quota or credit left" rather than "slow down".
+QUOTA_CODES = ("insufficient_quota", "credit_balance", "spend_limit", "billing")
 
 
 def _debug(message: str, key: str | None) -> None:

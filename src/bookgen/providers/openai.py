@@ -22,6 +22,8 @@ from bookgen.errors import BrokenStreamError, UnparseableResponseError
 from bookgen.models import Completion, CompletionRequest, FinishReason, Usage
 from bookgen.providers.http import HTTPProvider
 
+OPENAI_API = "https://api.openai.com/v1"
+
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
     "length": "length",
@@ -41,19 +43,22 @@ class OpenAIProvider(HTTPProvider):
     name = "openai"
     description = "OpenAI chat completions (api.openai.com)"
     default_model = "gpt-4o-mini"
-    default_base_url = "https://api.openai.com/v1"
+    default_base_url = OPENAI_API
     key_env: ClassVar[str | None] = "OPENAI_API_KEY"
     base_url_env = "OPENAI_BASE_URL"
+    # Ask for usage in the stream's last chunk. Some servers refuse the field
+    # (Mistral answers 422 to unknown fields) and send usage anyway.
+    stream_usage_option: ClassVar[bool] = True
 
     def auth_headers(self, key: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def complete(self, request: CompletionRequest) -> Completion:
+    def send(self, request: CompletionRequest) -> Completion:
         streaming = self.settings.stream is not False
         payload: dict[str, Any] = {
             "model": self.model,
             "messages": [message.model_dump() for message in request.messages],
-            "max_tokens": request.max_tokens,
+            self.max_tokens_field(): request.max_tokens,
         }
         for key in ("temperature", "top_p"):
             value = getattr(self.settings, key)
@@ -64,11 +69,19 @@ class OpenAIProvider(HTTPProvider):
         began = time.monotonic()
         if streaming:
             payload["stream"] = True
-            payload["stream_options"] = {"include_usage": True}
+            if self.stream_usage_option:
+                payload["stream_options"] = {"include_usage": True}
             text, finish, usage = self._read_stream(payload)
         else:
             text, finish, usage = self._read_json(self.post("/chat/completions", payload))
         return self.completion(request, text, finish, usage, began)
+
+    def max_tokens_field(self) -> str:
+        """OpenAI's own API has replaced ``max_tokens`` (its newer models refuse it) with
+        ``max_completion_tokens``; compatible servers still expect ``max_tokens``."""
+        if self.base_url == OPENAI_API and self.name == "openai":
+            return "max_completion_tokens"
+        return "max_tokens"
 
     def _read_json(self, data: dict[str, Any]) -> tuple[str, FinishReason, Usage | None]:
         try:
@@ -127,12 +140,12 @@ class LocalServerProvider(OpenAIProvider):
         super().__init__(model=model, options=options)
         self._model_lock = threading.Lock()
 
-    def complete(self, request: CompletionRequest) -> Completion:
+    def send(self, request: CompletionRequest) -> Completion:
         if not self.model:
             with self._model_lock:
                 if not self.model:
                     self.model = self._first_model()
-        return super().complete(request)
+        return super().send(request)
 
     def _first_model(self) -> str:
         try:
@@ -165,6 +178,7 @@ def preset(
     key_env: str | None = None,
     default_model: str = "",
     base: type[OpenAIProvider] = OpenAIProvider,
+    stream_usage_option: bool = True,
 ) -> type[OpenAIProvider]:
     """An OpenAI-compatible provider with its own default base URL and key variable."""
     return type(
@@ -177,6 +191,7 @@ def preset(
             "key_env": key_env if key_env is not None else base.key_env,
             "base_url_env": None,
             "default_model": default_model,
+            "stream_usage_option": stream_usage_option,
             "__module__": __name__,
         },
     )
@@ -217,6 +232,8 @@ MistralProvider = preset(
     base_url="https://api.mistral.ai/v1",
     key_env="MISTRAL_API_KEY",
     default_model="mistral-small-latest",
+    # Mistral refuses unknown fields (422) and puts usage in its last chunk anyway.
+    stream_usage_option=False,
 )
 
 # Servers people run themselves: keyless, model taken from the server unless --model.

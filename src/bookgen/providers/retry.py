@@ -18,16 +18,12 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-)
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from bookgen.errors import JobCancelled, RateLimitError, TransientProviderError
 from bookgen.models import Completion, CompletionRequest
@@ -38,10 +34,15 @@ from bookgen.tokens import reserved_tokens
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 DEFAULT_MAX_RETRIES = 6
-# A provider that fails this many calls in a row rests this long before it is tried again
-# (only when the chain has somewhere else to go).
-FAILURES_TO_COOL = 3
+# A provider with this many failures among its last HEALTH_WINDOW calls rests (when the
+# chain has somewhere else to go): a failure rate, so that a few unlucky faults in a row
+# across many workers do not send a healthy provider's work elsewhere.
+HEALTH_WINDOW = 10
+FAILURES_TO_COOL = 8
 COOLDOWN_SECONDS = 60.0
+# Waiting out 429s does not use up --max-retries (the server says when to come back);
+# this much waiting on one call does.
+RATE_LIMIT_BUDGET_SECONDS = 600.0
 
 
 class CallListener(Protocol):
@@ -59,33 +60,44 @@ class CallListener(Protocol):
 
     def rate_limited(self, provider: str, started: float) -> None: ...
 
+    def resting(self, provider: str, seconds: float, error: str) -> None: ...
+
+    def falling_back(self, provider: str, fallback: str, error: str) -> None: ...
+
 
 @dataclass
 class Route:
-    """One provider of the chain with its own limiter and health."""
+    """One provider of the chain with its own limiter and recent health."""
 
     provider: Provider
     limiter: RateLimiter
-    failures: int = 0
     cooling_until: float = 0.0
+    # The last HEALTH_WINDOW outcomes (True = failed) of calls to this provider.
+    outcomes: deque[bool] = field(default_factory=lambda: deque(maxlen=HEALTH_WINDOW))
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def cooling(self, now: float) -> bool:
         return now < self.cooling_until
 
-    def failed(self, now: float) -> None:
+    def failed(self, now: float, error: TransientProviderError) -> bool:
+        """Count a failure; returns True when it puts the provider to rest."""
         with self.lock:
-            self.failures += 1
-            if self.failures >= FAILURES_TO_COOL:
-                self.rest(now)
+            self.outcomes.append(True)
+            if sum(self.outcomes) >= FAILURES_TO_COOL and not self.cooling(now):
+                self.rest(now, error)
+                return True
+            return False
 
-    def rest(self, now: float) -> None:
+    def rest(self, now: float, error: TransientProviderError | None) -> None:
+        """Rest for what the server asked, else COOLDOWN_SECONDS."""
+        seconds = error.retry_after if error is not None and error.retry_after else COOLDOWN_SECONDS
         with self.lock:
-            self.cooling_until = now + COOLDOWN_SECONDS
+            self.cooling_until = now + seconds
+            self.outcomes.clear()
 
     def succeeded(self) -> None:
         with self.lock:
-            self.failures = 0
+            self.outcomes.append(False)
             self.cooling_until = 0.0
 
 
@@ -126,6 +138,10 @@ class ProviderCaller:
         last: TransientProviderError | None = None
         candidates = self._candidates()
         for index, route in enumerate(candidates):
+            if last is not None and self.listener is not None:
+                self.listener.falling_back(
+                    candidates[index - 1].provider.name, route.provider.name, str(last)
+                )
             try:
                 return self._call(route, request, can_fall_back=index < len(candidates) - 1)
             except TransientProviderError as exc:
@@ -140,11 +156,16 @@ class ProviderCaller:
         return ready + resting
 
     def _call(self, route: Route, request: CompletionRequest, *, can_fall_back: bool) -> Completion:
-        attempts = stop_after_attempt(self.max_retries + 1)
+        """One call with its retries. Failures other than 429 count against
+        --max-retries; 429s count only once their waits pass the rate-limit budget."""
+        tally = {"failures": 0, "rate_limit_wait": 0.0}
 
         def stop(state: RetryCallState) -> bool:
+            spent = tally["failures"] > self.max_retries
+            waited = tally["rate_limit_wait"] > RATE_LIMIT_BUDGET_SECONDS
             # Another worker's failures put this provider to rest: go to the next one now.
-            return attempts(state) or (can_fall_back and route.cooling(self.clock()))
+            resting = can_fall_back and route.cooling(self.clock())
+            return spent or waited or resting
 
         retrying = Retrying(
             stop=stop,
@@ -157,14 +178,25 @@ class ProviderCaller:
         try:
             for attempt in retrying:
                 with attempt:
-                    completion = self._attempt(route, request)
-        except TransientProviderError:
-            route.rest(self.clock())
+                    try:
+                        completion = self._attempt(
+                            route, request, attempt.retry_state.attempt_number
+                        )
+                    except RateLimitError as exc:
+                        tally["rate_limit_wait"] += exc.retry_after or 0.0
+                        raise
+                    except TransientProviderError:
+                        tally["failures"] += 1
+                        raise
+        except TransientProviderError as exc:
+            if can_fall_back and not route.cooling(self.clock()):
+                route.rest(self.clock(), exc)
+                self._resting(route, exc)
             raise
         route.succeeded()
         return completion
 
-    def _attempt(self, route: Route, request: CompletionRequest) -> Completion:
+    def _attempt(self, route: Route, request: CompletionRequest, attempt: int) -> Completion:
         if self.cancel.is_set():
             raise JobCancelled("interrupted")
         reserved = reserved_tokens(request)
@@ -174,17 +206,19 @@ class ProviderCaller:
                 raise JobCancelled("interrupted")
             completion = route.provider.complete(request)
         except TransientProviderError as exc:
+            if isinstance(exc, RateLimitError):
+                # Hold back every worker's calls to this provider, starting now (before
+                # settling, so the limiter reads this answer as a refusal).
+                exc.retry_after = self.wait_for(exc, attempt=attempt)
+                route.limiter.pause(exc.retry_after)
+                if self.listener is not None:
+                    self.listener.rate_limited(route.provider.name, permit.started)
             # A failed call used at most its prompt.
             route.limiter.settle(permit, reserved - request.max_tokens)
             if self.cancel.is_set():
                 raise JobCancelled("interrupted") from None
-            route.failed(self.clock())
-            if isinstance(exc, RateLimitError):
-                # Hold back every worker's calls to this provider, starting now.
-                exc.retry_after = self.wait_for(exc, attempt=route.failures)
-                route.limiter.pause(exc.retry_after)
-                if self.listener is not None:
-                    self.listener.rate_limited(route.provider.name, permit.started)
+            if route.failed(self.clock(), exc) and len(self.routes) > 1:
+                self._resting(route, exc)
             raise
         except BaseException:
             route.limiter.settle(permit, reserved - request.max_tokens)
@@ -194,6 +228,11 @@ class ProviderCaller:
         if self.listener is not None:
             self.listener.succeeded(route.provider.name, permit.started)
         return completion
+
+    def _resting(self, route: Route, error: TransientProviderError) -> None:
+        if self.listener is not None:
+            seconds = max(0.0, route.cooling_until - self.clock())
+            self.listener.resting(route.provider.name, seconds, str(error))
 
     def wait_for(self, exc: BaseException | None, *, attempt: int) -> float:
         """The server's Retry-After when it gave one, else full-jitter exponential backoff."""
