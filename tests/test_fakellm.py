@@ -279,8 +279,13 @@ def test_anthropic_auth_and_validation(server: FakeLLMServer, client: httpx.Clie
 
 
 def test_models_and_unknown_paths(server: FakeLLMServer, client: httpx.Client) -> None:
-    models = client.get(f"{server.openai_base}/models")
+    models = client.get(f"{server.openai_base}/models", headers=OPENAI_HEADERS)
+    anthropic_models = client.get(f"{server.openai_base}/models", headers=ANTHROPIC_HEADERS)
+    refused = client.get(f"{server.openai_base}/models")
     unknown = client.post(f"{server.url}/v2/nothing", json={})
+
+    assert anthropic_models.status_code == 200
+    assert refused.status_code == 401
 
     assert models.json()["object"] == "list"
     assert [(m["id"], m["object"]) for m in models.json()["data"]] == [
