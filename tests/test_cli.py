@@ -188,7 +188,7 @@ def test_sim_failures_give_exit_1_and_resume(
         ),
         (["--base-url", "http://x"], "error: --base-url does not apply to provider 'sim'"),
         (["--max-retries", "-1"], "error: --max-retries must be at least 0, got -1"),
-        (["--fallback", ":m"], "error: --fallback expects PROVIDER[:MODEL], got ':m'"),
+        (["--fallback", ":m"], "error: --fallback expects PROVIDER[:MODEL][@URL], got ':m'"),
         (
             ["--fallback", "nope"],
             "error: unknown provider 'nope'; known providers: anthropic, deepseek, groq, llamacpp, lmstudio, mistral, ollama, openai, openrouter, sim, together, vllm",

@@ -76,7 +76,7 @@ def test_anthropic_book_with_faults_completes(
     llm: FakeLLMServer,
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
-    llm.fault_rate(0.3, [Status(529), Status(500), Drop(), CutStream(after=1)], seed=5)
+    llm.fault_rate(0.3, [Status(529), Status(500), Drop(), CutStream(after=1)], seed=4)
     code, out, err = run(
         capsys,
         *book_args(
@@ -85,6 +85,7 @@ def test_anthropic_book_with_faults_completes(
     )
     assert code == 0, err
     assert [c["provider"] for c in manifest(tmp_path)["chapters"]] == ["anthropic"] * 4
+    assert llm.calls() > 4  # the faults happened and were retried
 
 
 def test_fallback_takes_over_from_a_dead_primary(
@@ -115,6 +116,8 @@ def test_fallback_takes_over_from_a_dead_primary(
         assert code == 0, err
         chapters = manifest(tmp_path)["chapters"]
         assert [(c["provider"], c["model"]) for c in chapters] == [("openai", "backup-model")] * 4
+        assert [c["providers"] for c in chapters] == [["openai:backup-model"]] * 4
+        assert "anthropic keeps failing" in err or "this call goes to openai" in err
         # The primary was given up on after a few failures, not retried for every chapter.
         assert dead.calls() <= 8 + 5
         assert llm.calls() == 4
@@ -369,3 +372,61 @@ def test_a_tight_server_limit_without_a_client_limit_still_completes(
     # Refusals there are (14-17 requests in all, measured); the slow start itself is
     # pinned down exactly in test_ratelimit.py with a fake clock.
     assert 8 < llm.calls() <= 32
+
+
+def test_a_fallback_of_the_same_kind_inherits_the_base_url_or_names_its_own(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    outline: Path,
+    tmp_path: Path,
+    llm: FakeLLMServer,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    with FakeLLMServer(api_key=FAKE_KEY) as dead, FakeLLMServer(api_key=FAKE_KEY) as other:
+        dead.fault_rate(1.0, [Status(503)])
+        code, _, err = run(
+            capsys,
+            *book_args(
+                outline,
+                tmp_path,
+                "--provider",
+                "openai",
+                "--base-url",
+                dead.openai_base,
+                "--fallback",
+                f"openai:second@{other.openai_base}",
+                "--max-retries",
+                "1",
+            ),
+        )
+        assert code == 0, err
+        assert other.calls() == 4
+        assert [c["providers"] for c in manifest(tmp_path)["chapters"]] == [["openai:second"]] * 4
+
+
+def test_a_simulated_fallback_behind_a_real_provider_is_refused(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    outline: Path,
+    tmp_path: Path,
+    llm: FakeLLMServer,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    code, out, err = run(
+        capsys,
+        *book_args(
+            outline,
+            tmp_path,
+            "--provider",
+            "openai",
+            "--base-url",
+            llm.openai_base,
+            "--fallback",
+            "sim",
+        ),
+    )
+    assert (code, out) == (2, "")
+    assert (
+        err
+        == "error: --fallback sim would fill a real book with simulated text; name a real provider\n"
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bookgen.errors import BookLockedError, BookNameError, BookNotFoundError, ManifestError
-from bookgen.models import BookSpec, ChapterSpec
+from bookgen.models import BookSpec, ChapterSpec, Usage
 from bookgen.store import BookStore, atomic_write_text, slugify
 
 
@@ -155,7 +155,7 @@ def test_concurrent_updates_all_reach_the_file(tmp_path: Path) -> None:
 
     def work(number: int) -> None:
         for _ in range(5):
-            store.add_usage(number, calls=1, prompt_tokens=2, completion_tokens=3)
+            store.add_usage(number, Usage(prompt_tokens=2, completion_tokens=3), provider="sim:m")
         store.update_chapter(number, status="completed", words=number)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(1, 21)]

@@ -85,7 +85,7 @@ def build_parser() -> Parser:
         "--fallback",
         action="append",
         default=[],
-        metavar="PROVIDER[:MODEL]",
+        metavar="PROVIDER[:MODEL][@URL]",
         help="provider to use when the previous one keeps failing (repeatable)",
     )
     gen.add_argument(

@@ -208,8 +208,14 @@ class ChapterState(StrictModel):
     error: str | None = None
     file: str | None = None
     sha256: str | None = None
+    cached_prompt_tokens: int = 0
+    # Some of the counts are bookgen's estimate: the provider reported no usage.
+    usage_estimated: bool = False
+    # Who wrote the text: the provider and model of its first draft, and every
+    # "provider:model" whose calls it paid for (fallbacks can add more).
     provider: str | None = None
     model: str | None = None
+    providers: list[str] = Field(default_factory=list)
     # Wall-clock epoch seconds; started_at lets resume adopt a file written just
     # before a crash instead of paying for the chapter again.
     started_at: float | None = None

@@ -124,12 +124,23 @@ class AsyncBookOrchestrator:
             self.provider = provider
         else:
             self.provider = create_provider(provider, model=model, options=provider_options)
-        self.fallbacks = [_fallback(spec) for spec in fallbacks or []]
-        self.executor_kind = executor
-        # How worker processes build the same providers: (name, model, options).
-        self.provider_specs = [(self.provider.name, model, list(provider_options or []))] + [
-            (p.name, p.model, []) for p in self.fallbacks
+        # How each provider of the chain is built, (name, model, -O options): worker
+        # processes build the same ones from this.
+        self.provider_specs = [(self.provider.name, model, list(provider_options or []))]
+        self.provider_specs += [
+            fallback_spec(spec, self.provider_specs[0]) for spec in fallbacks or []
         ]
+        self.fallbacks = [
+            create_provider(name, model=fallback_model, options=options)
+            for name, fallback_model, options in self.provider_specs[1:]
+        ]
+        for fallback in self.fallbacks:
+            if fallback.simulated and not self.provider.simulated:
+                raise OptionError(
+                    f"--fallback {fallback.name} would fill a real book with simulated text; "
+                    "name a real provider"
+                )
+        self.executor_kind = executor
         self.max_retries = max_retries
         self.max_concurrent = max_concurrent
         self.max_iterations = max_iterations
@@ -396,12 +407,25 @@ def _collect(results: dict[int, ChapterResult], task: asyncio.Task[ChapterResult
         results[result.number] = result
 
 
-def _fallback(spec: str) -> Provider:
-    """``PROVIDER[:MODEL]`` -> a provider; the model may itself contain colons."""
+ProviderSpec = tuple[str, "str | None", list[str]]
+
+
+def fallback_spec(spec: str, primary: ProviderSpec) -> ProviderSpec:
+    """``PROVIDER[:MODEL][@URL]`` -> (name, model, options). The model may contain
+    colons. A fallback of the primary's own kind inherits its -O options (base URL,
+    timeout, ...) unless it names its own URL."""
+    url = None
+    head, at, tail = spec.rpartition("@")
+    if at and tail.startswith(("http://", "https://")):
+        spec, url = head, tail
     name, _, model = spec.partition(":")
     if not name:
-        raise OptionError(f"--fallback expects PROVIDER[:MODEL], got {spec!r}")
-    return create_provider(name, model=model or None)
+        raise OptionError(f"--fallback expects PROVIDER[:MODEL][@URL], got {spec!r}")
+    options = list(primary[2]) if name == primary[0] else []
+    if url is not None:
+        options = [option for option in options if not option.startswith("base_url=")]
+        options.append(f"base_url={url}")
+    return name, model or None, options
 
 
 def _on_sigterm(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:

@@ -27,6 +27,7 @@ from bookgen.models import (
     CompletionRequest,
     Message,
     ResultStatus,
+    Usage,
 )
 from bookgen.prompts import PromptBuilder
 from bookgen.providers.retry import ProviderCaller
@@ -51,15 +52,7 @@ class ChapterStore(Protocol):
 
     def update_chapter(self, number: int, **changes: Any) -> ChapterState: ...
 
-    def add_usage(
-        self,
-        number: int,
-        *,
-        calls: int,
-        prompt_tokens: int,
-        completion_tokens: int,
-        save: bool = True,
-    ) -> None: ...
+    def add_usage(self, number: int, usage: Usage, *, provider: str, save: bool = True) -> None: ...
 
     def save(self) -> None: ...
 
@@ -227,10 +220,10 @@ class ChapterJob:
             # The last call's usage is on disk before another one is paid for.
             ctx.store.save()
         completion = ctx.caller.complete(request)
-        self.provider, self.model = (
-            completion.provider or self.provider,
-            completion.model or self.model,
-        )
+        if not self.calls:
+            # The first draft's author is the chapter's; fallbacks are listed too.
+            self.provider = completion.provider or self.provider
+            self.model = completion.model or self.model
         self.calls += 1
         self.prompt_tokens += completion.usage.prompt_tokens
         self.completion_tokens += completion.usage.completion_tokens
@@ -238,9 +231,8 @@ class ChapterJob:
         # before its next call, whichever comes first: one manifest write fewer per call.
         ctx.store.add_usage(
             self.chapter.number,
-            calls=1,
-            prompt_tokens=completion.usage.prompt_tokens,
-            completion_tokens=completion.usage.completion_tokens,
+            completion.usage,
+            provider=f"{completion.provider or self.provider}:{completion.model or self.model}",
             save=False,
         )
         return completion

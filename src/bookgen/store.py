@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from bookgen.errors import BookLockedError, BookNameError, BookNotFoundError, ManifestError
 from bookgen.journal import Journal, read_entries
-from bookgen.models import BookSpec, ChapterSpec, ChapterState, Manifest
+from bookgen.models import BookSpec, ChapterSpec, ChapterState, Manifest, Usage
 
 MANIFEST = "manifest.json"
 JOURNAL = "manifest.journal"
@@ -340,22 +340,19 @@ class BookStore:
         self.save()
         return snapshot
 
-    def add_usage(
-        self,
-        number: int,
-        *,
-        calls: int,
-        prompt_tokens: int,
-        completion_tokens: int,
-        save: bool = True,
-    ) -> None:
-        """Count a finished provider call against its chapter. With ``save=False`` the
-        count rides along with the next write (the caller makes sure one comes)."""
+    def add_usage(self, number: int, usage: Usage, *, provider: str, save: bool = True) -> None:
+        """Count one finished provider call (made with ``provider``, "name:model")
+        against its chapter. With ``save=False`` it rides along with the next write
+        (the caller makes sure one comes)."""
         with self._lock:
             state = self.manifest.state(number)
-            state.calls += calls
-            state.prompt_tokens += prompt_tokens
-            state.completion_tokens += completion_tokens
+            state.calls += 1
+            state.prompt_tokens += usage.prompt_tokens
+            state.completion_tokens += usage.completion_tokens
+            state.cached_prompt_tokens += usage.cached_prompt_tokens
+            state.usage_estimated = state.usage_estimated or usage.estimated
+            if provider not in state.providers:
+                state.providers = [*state.providers, provider]
             self._dirty.add(number)
         if save:
             self.save()

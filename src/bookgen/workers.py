@@ -29,7 +29,7 @@ from multiprocessing.managers import BaseManager, BaseProxy
 from typing import Any
 
 from bookgen.events import Event
-from bookgen.models import BookSpec, ChapterResult, ChapterSpec, ChapterState
+from bookgen.models import BookSpec, ChapterResult, ChapterSpec, ChapterState, Usage
 from bookgen.pipeline import ChapterJob, RunContext
 from bookgen.prompts import PromptBuilder
 from bookgen.providers.base import create_provider
@@ -84,21 +84,8 @@ class StoreProxy(BaseProxy):
         state: ChapterState = _call(self, "update_chapter", (number,), changes)
         return state
 
-    def add_usage(
-        self,
-        number: int,
-        *,
-        calls: int,
-        prompt_tokens: int,
-        completion_tokens: int,
-        save: bool = True,
-    ) -> None:
-        usage = {
-            "calls": calls,
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-        }
-        _call(self, "add_usage", (number,), {**usage, "save": save})
+    def add_usage(self, number: int, usage: Usage, *, provider: str, save: bool = True) -> None:
+        _call(self, "add_usage", (number, usage), {"provider": provider, "save": save})
 
     def save(self) -> None:
         _call(self, "save")

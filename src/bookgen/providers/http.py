@@ -369,7 +369,9 @@ class HTTPProvider(Provider):
 
     def interrupt(self) -> None:
         super().interrupt()
-        # Closing the pool makes calls in flight fail fast instead of waiting out a timeout.
+        # Closing the pool stops new requests at once; a read already blocked on the
+        # socket is not woken by it, so the coordinator gives calls in flight a grace
+        # period (orchestrator.INTERRUPT_GRACE_SECONDS) and then leaves without them.
         self.client.close()
 
     def close(self) -> None:
