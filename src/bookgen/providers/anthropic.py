@@ -31,7 +31,7 @@ STOP_REASONS: dict[str, FinishReason] = {
 class AnthropicProvider(HTTPProvider):
     """Anthropic Messages API over httpx.
 
-    >>> provider = AnthropicProvider(model="claude-3-5-haiku-latest")  # doctest: +SKIP
+    >>> provider = AnthropicProvider(model="claude-haiku-4-5")  # doctest: +SKIP
     """
 
     name = "anthropic"
