@@ -272,7 +272,7 @@ def test_no_command_says_which_there_are(capsys: pytest.CaptureFixture[str]) -> 
     assert (code, out) == (2, "")
     assert (
         err
-        == "error: the following arguments are required: COMMAND (generate, status, compare or providers; see bookgen --help)\n"
+        == "error: the following arguments are required: COMMAND (generate, status, export, compare or providers; see bookgen --help)\n"
     )
 
 

@@ -20,6 +20,7 @@ from typing import NoReturn
 from bookgen.bench import CompareSettings, bundled_outline, compare, confirm_paid_run, table
 from bookgen.errors import BookgenError, OptionError
 from bookgen.events import Event
+from bookgen.export import FORMATS, export
 from bookgen.models import ChapterResult, ChapterState
 from bookgen.orchestrator import AsyncBookOrchestrator, check_range
 from bookgen.outline import load_outline
@@ -45,7 +46,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         if "COMMAND" in message:
-            message += " (generate, status, compare or providers; see bookgen --help)"
+            message += " (generate, status, export, compare or providers; see bookgen --help)"
         raise OptionError(message)
 
 
@@ -145,6 +146,9 @@ def build_parser() -> Parser:
         default="auto",
         help="bar on a terminal, plain lines otherwise (default auto)",
     )
+    gen.add_argument(
+        "--no-export", action="store_true", help="do not write manuscript.md and the EPUB"
+    )
     gen.add_argument("--json", action="store_true", help="JSON Lines events on stdout")
 
     status = commands.add_parser("status", help="show a book's chapters and totals")
@@ -174,6 +178,15 @@ def build_parser() -> Parser:
     cmp.add_argument("--yes", action="store_true", help="do not ask before paid calls")
     cmp.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
+    exp = commands.add_parser("export", help="write manuscript.md and an EPUB into the book folder")
+    _book_arguments(exp, name_required=True)
+    exp.add_argument(
+        "--format", choices=["markdown", "epub", "all"], default="all", help="default all"
+    )
+    exp.add_argument(
+        "--allow-incomplete", action="store_true", help="export the chapters written so far"
+    )
+
     providers = commands.add_parser("providers", help="list providers and whether each is ready")
     providers.add_argument("--json", action="store_true", help="a JSON array on stdout")
     return parser
@@ -201,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_status(args)
         if args.command == "compare":
             return cmd_compare(args)
+        if args.command == "export":
+            return cmd_export(args)
         return cmd_providers(args)
     except BrokenPipeError:
         # The reader went away (`bookgen status | head`): not an error worth a message.
@@ -255,6 +270,7 @@ def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
         schedule=args.schedule,
         adaptive=args.adaptive,
         executor=args.executor,
+        export=not args.no_export,
         output_dir=args.output_dir,
         model=args.model,
         provider_options=args.provider_option
@@ -396,6 +412,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(json.dumps(result.as_json()))
     else:
         print(table(result))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    store = BookStore(args.output_dir, args.book_name)
+    formats = list(FORMATS) if args.format == "all" else [args.format]
+    for path in export(store, formats, allow_incomplete=args.allow_incomplete):
+        print(f"wrote {path}")
     return 0
 
 

@@ -21,6 +21,7 @@ EventKind = Literal[
     "concurrency",
     "run_finished",
     "run_interrupted",
+    "book_exported",
 ]
 
 

@@ -22,6 +22,8 @@ from typing import Literal
 from bookgen.concurrency import Admission
 from bookgen.errors import BookgenError, FatalProviderError, OptionError, TransientProviderError
 from bookgen.events import Event, EventSink, SafeSink, discard
+from bookgen.export import FORMATS
+from bookgen.export import export as export_book
 from bookgen.models import MAX_TARGET_WORDS, BookSpec, ChapterResult, CompletionRequest, RunSummary
 from bookgen.outline import load_outline
 from bookgen.pipeline import ChapterJob, RunContext, max_tokens_for
@@ -86,6 +88,7 @@ class AsyncBookOrchestrator:
         schedule: Schedule = "priority",
         adaptive: bool = False,
         executor: Literal["thread", "process"] = "thread",
+        export: bool = True,
         output_dir: str | Path = "books",
         model: str | None = None,
         provider_options: list[str] | None = None,
@@ -141,6 +144,7 @@ class AsyncBookOrchestrator:
                     "name a real provider"
                 )
         self.executor_kind = executor
+        self.export = export
         self.max_retries = max_retries
         self.max_concurrent = max_concurrent
         self.max_iterations = max_iterations
@@ -255,7 +259,19 @@ class AsyncBookOrchestrator:
             if self.fatal is not None:
                 raise self.fatal
             self.events(Event("run_finished", data=self.summary.model_dump()))
+            if self.export and all(s.status == "completed" for s in self.store.manifest.chapters):
+                self._export()
         return self.results
+
+    def _export(self) -> None:
+        """The run completed the book: write manuscript.md and the EPUB."""
+        try:
+            files = export_book(self.store, list(FORMATS))
+        except Exception as exc:  # noqa: BLE001 - the chapters are safe; export can be rerun
+            message = f"export failed ({exc}); run `bookgen export --book-name {self.store.name}`"
+            self.events(Event("notice", data={"message": message}))
+            return
+        self.events(Event("book_exported", data={"files": [str(path) for path in files]}))
 
     async def _run_jobs(self, to_run: list[int]) -> dict[int, ChapterResult]:
         admission = Admission(

@@ -120,6 +120,8 @@ def describe(event: Event) -> str | None:
             f"note: running up to {data['limit']} of {data['max']} chapters at once "
             f"({data['reason']})"
         )
+    if event.kind == "book_exported":
+        return "\n".join(f"wrote {path}" for path in data["files"])
     if event.kind == "notice":
         prefix = f"{label}: " if event.chapter is not None else ""
         return f"note: {prefix}{data['message']}"
