@@ -155,7 +155,9 @@ def test_concurrent_updates_all_reach_the_file(tmp_path: Path) -> None:
 
     def work(number: int) -> None:
         for _ in range(5):
-            store.add_usage(number, Usage(prompt_tokens=2, completion_tokens=3), provider="sim:m")
+            store.add_usage(
+                number, Usage(prompt_tokens=2, completion_tokens=3), provider="sim:m", cost=0.0
+            )
         store.update_chapter(number, status="completed", words=number)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(1, 21)]

@@ -211,6 +211,8 @@ class ChapterState(StrictModel):
     cached_prompt_tokens: int = 0
     # Some of the counts are bookgen's estimate: the provider reported no usage.
     usage_estimated: bool = False
+    # USD paid for this chapter's calls; None when a call's price was unknown.
+    cost_usd: float | None = 0.0
     # Who wrote the text: the provider and model of its first draft, and every
     # "provider:model" whose calls it paid for (fallbacks can add more).
     provider: str | None = None

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from bookgen.concurrency import Admission
+from bookgen.cost import Budget, Pricing, find_price
 from bookgen.errors import BookgenError, FatalProviderError, OptionError, TransientProviderError
 from bookgen.events import Event, EventSink, SafeSink, discard
 from bookgen.export import FORMATS
@@ -89,6 +90,9 @@ class AsyncBookOrchestrator:
         adaptive: bool = False,
         executor: Literal["thread", "process"] = "thread",
         export: bool = True,
+        max_cost: float | None = None,
+        price_input: float | None = None,
+        price_output: float | None = None,
         output_dir: str | Path = "books",
         model: str | None = None,
         provider_options: list[str] | None = None,
@@ -145,6 +149,29 @@ class AsyncBookOrchestrator:
                 )
         self.executor_kind = executor
         self.export = export
+        check_range("--max-cost", max_cost, minimum=0, strict=True)
+        check_range("--price-input", price_input, minimum=0)
+        check_range("--price-output", price_output, minimum=0)
+        self.pricing = Pricing(
+            {
+                f"{p.name}:{p.model}": find_price(
+                    p.name,
+                    p.model,
+                    free=p.simulated or not p.key_env,
+                    price_input=price_input if p is self.provider else None,
+                    price_output=price_output if p is self.provider else None,
+                )
+                for p in [self.provider, *self.fallbacks]
+            }
+        )
+        unknown = [name for name, price in self.pricing.prices.items() if price is None]
+        if max_cost is not None and unknown:
+            raise OptionError(
+                f"--max-cost needs prices, and none is known for {', '.join(unknown)}: "
+                "pass --price-input and --price-output"
+            )
+        self.max_cost = max_cost
+        self.budget: Budget | None = None
         self.max_retries = max_retries
         self.max_concurrent = max_concurrent
         self.max_iterations = max_iterations
@@ -202,8 +229,12 @@ class AsyncBookOrchestrator:
         self.check_requests(numbers)
         started = time.monotonic()
         with self.store.locked():
-            self.store.prepare(self.book, source=self.source_file)
+            manifest = self.store.prepare(self.book, source=self.source_file)
             plan = self.store.plan(self.book, numbers, force=self.force)
+            if self.max_cost is not None:
+                # The budget is the book's: what earlier runs spent counts.
+                states = [*manifest.chapters, *manifest.detached]
+                self.budget = Budget(self.max_cost, spent=sum(s.cost_usd or 0.0 for s in states))
             self.events(
                 Event(
                     "run_started",
@@ -285,6 +316,8 @@ class AsyncBookOrchestrator:
             max_retries=self.max_retries,
             cancel=cancel,
             listener=_Listener(self.events, admission),
+            pricing=self.pricing,
+            budget=self.budget,
         )
         context = RunContext(
             book=self.book,
@@ -308,6 +341,7 @@ class AsyncBookOrchestrator:
                 events=self.events,
                 listener=caller.listener,
                 cancel=cancel,
+                budget=self.budget,
             )
             plan = shared.plan(
                 self.book,
@@ -315,6 +349,7 @@ class AsyncBookOrchestrator:
                 self.provider_specs,
                 max_retries=self.max_retries,
                 max_iterations=self.max_iterations,
+                pricing=self.pricing,
             )
             executor = process_pool(self.max_concurrent, plan)
         else:
@@ -346,7 +381,7 @@ class AsyncBookOrchestrator:
             # queue, so an interruption has nothing queued to cancel but this loop.
             for number in to_run:
                 await admission.acquire()
-                if self.fatal is not None:
+                if self.fatal is not None or (self.budget is not None and self.budget.exhausted):
                     admission.release()
                     break
                 task = asyncio.create_task(run_one(ChapterJob(context, self.book.chapter(number))))

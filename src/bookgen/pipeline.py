@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bookgen.cost import BudgetExhausted
 from bookgen.errors import FatalProviderError, JobCancelled
 from bookgen.events import Event, EventSink
 from bookgen.models import (
@@ -52,7 +53,9 @@ class ChapterStore(Protocol):
 
     def update_chapter(self, number: int, **changes: Any) -> ChapterState: ...
 
-    def add_usage(self, number: int, usage: Usage, *, provider: str, save: bool = True) -> None: ...
+    def add_usage(
+        self, number: int, usage: Usage, *, provider: str, cost: float | None, save: bool = True
+    ) -> None: ...
 
     def save(self) -> None: ...
 
@@ -133,6 +136,13 @@ class ChapterJob:
         try:
             draft = self.write()
             relpath, digest = ctx.store.write_chapter(self.chapter, draft.text)
+        except BudgetExhausted as exc:
+            # The book's budget, not this chapter, stopped it: it waits for a rerun.
+            ctx.store.update_chapter(number, status="pending", error=str(exc))
+            ctx.events(
+                Event("chapter_interrupted", number, self.chapter.title, {"reason": "budget"})
+            )
+            return self._result("interrupted", started)
         except FatalProviderError as exc:
             # Not this chapter's fault: it stays pending and the whole run stops.
             ctx.store.update_chapter(number, status="pending", error=str(exc))
@@ -229,10 +239,12 @@ class ChapterJob:
         self.completion_tokens += completion.usage.completion_tokens
         # Written with the chapter's next state change (completed, failed, pending) or
         # before its next call, whichever comes first: one manifest write fewer per call.
+        author = f"{completion.provider or self.provider}:{completion.model or self.model}"
         ctx.store.add_usage(
             self.chapter.number,
             completion.usage,
-            provider=f"{completion.provider or self.provider}:{completion.model or self.model}",
+            provider=author,
+            cost=ctx.caller.pricing.cost(author, completion.usage),
             save=False,
         )
         return completion

@@ -340,7 +340,9 @@ class BookStore:
         self.save()
         return snapshot
 
-    def add_usage(self, number: int, usage: Usage, *, provider: str, save: bool = True) -> None:
+    def add_usage(
+        self, number: int, usage: Usage, *, provider: str, cost: float | None, save: bool = True
+    ) -> None:
         """Count one finished provider call (made with ``provider``, "name:model")
         against its chapter. With ``save=False`` it rides along with the next write
         (the caller makes sure one comes)."""
@@ -351,6 +353,8 @@ class BookStore:
             state.completion_tokens += usage.completion_tokens
             state.cached_prompt_tokens += usage.cached_prompt_tokens
             state.usage_estimated = state.usage_estimated or usage.estimated
+            if state.cost_usd is not None:
+                state.cost_usd = None if cost is None else state.cost_usd + cost
             if provider not in state.providers:
                 state.providers = [*state.providers, provider]
             self._dirty.add(number)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from multiprocessing.managers import BaseManager, BaseProxy
 from typing import Any
 
+from bookgen.cost import Budget, Pricing
 from bookgen.events import Event
 from bookgen.models import BookSpec, ChapterResult, ChapterSpec, ChapterState, Usage
 from bookgen.pipeline import ChapterJob, RunContext
@@ -48,6 +49,8 @@ class WorkerPlan:
     providers: list[tuple[str, str | None, list[str]]]  # (name, model, -O options)
     max_retries: int
     max_iterations: int
+    pricing: Pricing
+    has_budget: bool
 
 
 # --- proxies: what a worker holds instead of the coordinator's objects -------------
@@ -84,8 +87,11 @@ class StoreProxy(BaseProxy):
         state: ChapterState = _call(self, "update_chapter", (number,), changes)
         return state
 
-    def add_usage(self, number: int, usage: Usage, *, provider: str, save: bool = True) -> None:
-        _call(self, "add_usage", (number, usage), {"provider": provider, "save": save})
+    def add_usage(
+        self, number: int, usage: Usage, *, provider: str, cost: float | None, save: bool = True
+    ) -> None:
+        kwds = {"provider": provider, "cost": cost, "save": save}
+        _call(self, "add_usage", (number, usage), kwds)
 
     def save(self) -> None:
         _call(self, "save")
@@ -121,6 +127,17 @@ class ListenerProxy(BaseProxy):
         _call(self, "falling_back", (provider, fallback, error))
 
 
+class BudgetProxy(BaseProxy):
+    _exposed_ = ("reserve", "settle")
+
+    def reserve(self, worst_case: float) -> int:
+        ticket: int = _call(self, "reserve", (worst_case,))
+        return ticket
+
+    def settle(self, ticket: int, cost: float) -> None:
+        _call(self, "settle", (ticket, cost))
+
+
 class FlagProxy(BaseProxy):
     _exposed_ = ("is_set", "set", "wait")
 
@@ -150,6 +167,7 @@ PROXIES: dict[str, type[BaseProxy]] = {
     "events": SinkProxy,
     "listener": ListenerProxy,
     "cancel": FlagProxy,
+    "budget": BudgetProxy,
 }
 
 
@@ -173,6 +191,7 @@ class SharedRun:
     events: Any
     listener: Any
     cancel: threading.Event
+    budget: Budget | None = None
     folder: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="bookgen-run-"))
     authkey: bytes = field(default_factory=lambda: os.urandom(32))
 
@@ -182,6 +201,7 @@ class SharedRun:
             "events": self.events,
             "listener": self.listener,
             "cancel": self.cancel,
+            "budget": self.budget,
         }
 
         # A class per run: registrations are class-level and must not leak between runs.
@@ -222,6 +242,7 @@ class SharedRun:
         *,
         max_retries: int,
         max_iterations: int,
+        pricing: Pricing,
     ) -> WorkerPlan:
         return WorkerPlan(
             address=self.address,
@@ -231,6 +252,8 @@ class SharedRun:
             providers=providers,
             max_retries=max_retries,
             max_iterations=max_iterations,
+            pricing=pricing,
+            has_budget=self.budget is not None,
         )
 
     def close(self) -> None:
@@ -278,6 +301,8 @@ def _start_worker(plan: WorkerPlan) -> None:
         max_retries=plan.max_retries,
         cancel=cancel,
         listener=manager.listener(),  # type: ignore[attr-defined]
+        pricing=plan.pricing,
+        budget=manager.budget() if plan.has_budget else None,  # type: ignore[attr-defined]
     )
     _CONTEXT = RunContext(
         book=book,

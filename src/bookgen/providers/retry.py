@@ -25,6 +25,7 @@ from typing import Protocol
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
+from bookgen.cost import Budget, Pricing
 from bookgen.errors import JobCancelled, RateLimitError, TransientProviderError
 from bookgen.models import Completion, CompletionRequest
 from bookgen.providers.base import Provider
@@ -119,6 +120,8 @@ class ProviderCaller:
         listener: CallListener | None = None,
         sleep: Callable[[float], None] | None = None,
         seed: int | None = None,
+        pricing: Pricing | None = None,
+        budget: Budget | None = None,
     ) -> None:
         if not providers or len(providers) != len(limiters):
             raise ValueError("one limiter per provider, at least one provider")
@@ -128,6 +131,8 @@ class ProviderCaller:
         self.clock = clock
         self.listener = listener
         self._sleeper = sleep
+        self.pricing = pricing or Pricing({})
+        self.budget = budget
         self._random = random.Random(seed)
 
     @property
@@ -200,6 +205,25 @@ class ProviderCaller:
         if self.cancel.is_set():
             raise JobCancelled("interrupted")
         reserved = reserved_tokens(request)
+        prompt = reserved - request.max_tokens
+        price = self.pricing.of(f"{route.provider.name}:{route.provider.model}")
+        ticket = None
+        if self.budget is not None and price is not None:
+            ticket = self.budget.reserve(price.worst_case(prompt, request.max_tokens))
+        try:
+            completion = self._limited(route, request, attempt, reserved)
+        except BaseException:
+            if ticket is not None and price is not None:
+                # A failed call may still have been billed for its prompt.
+                self.budget.settle(ticket, price.worst_case(prompt, 0))  # type: ignore[union-attr]
+            raise
+        if ticket is not None and price is not None:
+            self.budget.settle(ticket, price.cost(completion.usage))  # type: ignore[union-attr]
+        return completion
+
+    def _limited(
+        self, route: Route, request: CompletionRequest, attempt: int, reserved: int
+    ) -> Completion:
         permit = route.limiter.acquire(reserved)
         try:
             if self.cancel.is_set():
