@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,11 @@ def test_generate_status_rerun_and_repair(
     assert out.splitlines()[0].startswith(
         "The Test Book: 4 completed, 0 failed, 0 skipped | 1,200 words | 4 calls | "
     )
-    assert out.splitlines()[1] == f"book folder: {tmp_path / 'books' / 'the-test-book'}"
+    assert re.fullmatch(
+        r"book so far: [\d,]+ prompt \(0% cached\) \+ [\d,]+ completion tokens, cost \$0\.0000",
+        out.splitlines()[1],
+    )
+    assert out.splitlines()[2] == f"book folder: {tmp_path / 'books' / 'the-test-book'}"
     assert err.splitlines()[:2] == [
         "The Test Book: 4 chapters to write, 0 already done, provider sim (sim-prose-1), up to 3 at a time",
         "note: provider sim writes simulated text, not a model's: use it to try the machinery",
@@ -104,10 +109,20 @@ def test_status_table(capsys: pytest.CaptureFixture[str], outline: Path, tmp_pat
     )
     assert code == 0
     lines = out.splitlines()
-    assert lines[1].split() == ["#", "title", "status", "words", "calls", "seconds", "error"]
+    assert lines[1].split() == [
+        "#",
+        "title",
+        "status",
+        "words",
+        "calls",
+        "cost",
+        "seconds",
+        "error",
+    ]
     assert lines[3].split()[:5] == ["1", "Arrival", "pending", "0", "0"]
     assert lines[4].split()[:6] == ["2", "The", "Mill", "completed", "300", "1"]
-    assert lines[-1].split()[:4] == ["total", "2/4", "completed", "600"]
+    assert lines[-2].split()[:4] == ["total", "2/4", "completed", "600"]
+    assert lines[-1].startswith("usage: ") and lines[-1].endswith(", cost $0.0000")
 
 
 def test_json_events_only_on_stdout(

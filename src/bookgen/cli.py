@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from bookgen.bench import CompareSettings, bundled_outline, compare, confirm_paid_run, table
+from bookgen.dryrun import DryRun
 from bookgen.errors import BookgenError, OptionError
 from bookgen.events import Event
 from bookgen.export import FORMATS, export
@@ -33,8 +34,9 @@ from bookgen.progress import (
     plural,
 )
 from bookgen.providers.base import provider_class, provider_infos
-from bookgen.status import status_data, status_table
+from bookgen.status import status_data, status_table, usage_line
 from bookgen.store import BookStore
+from bookgen.tokens import CHARS_PER_TOKEN
 
 DEFAULT_PROVIDER = "sim"
 # A bug in bookgen, not in the input and not a failed chapter (EX_SOFTWARE).
@@ -145,6 +147,20 @@ def build_parser() -> Parser:
         choices=["auto", "bar", "plain"],
         default="auto",
         help="bar on a terminal, plain lines otherwise (default auto)",
+    )
+    gen.add_argument(
+        "--max-cost", type=float, metavar="USD", help="stop starting calls at this book cost"
+    )
+    gen.add_argument(
+        "--price-input", type=float, metavar="USD", help="USD per million input tokens"
+    )
+    gen.add_argument(
+        "--price-output", type=float, metavar="USD", help="USD per million output tokens"
+    )
+    gen.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the planned calls, tokens and cost; call nothing",
     )
     gen.add_argument(
         "--no-export", action="store_true", help="do not write manuscript.md and the EPUB"
@@ -271,6 +287,9 @@ def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
         adaptive=args.adaptive,
         executor=args.executor,
         export=not args.no_export,
+        max_cost=args.max_cost,
+        price_input=args.price_input,
+        price_output=args.price_output,
         output_dir=args.output_dir,
         model=args.model,
         provider_options=args.provider_option
@@ -282,6 +301,8 @@ def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
         force=args.force,
         events=tracker,
     )
+    if args.dry_run:
+        return _print_dry_run(orchestrator, orchestrator.dry_run(args.chapters))
     try:
         results = asyncio.run(orchestrator.generate_chapters_parallel(args.chapters))
     except (KeyboardInterrupt, asyncio.CancelledError) as exc:
@@ -323,6 +344,14 @@ def _print_summary(
     if short:
         listed = ", ".join(str(n) for n in short)
         print(f"note: chapters {listed} stayed short of their target after --max-iterations calls")
+    totals = status_data(orchestrator.store, orchestrator.store.load())["totals"]
+    print(f"book so far: {usage_line(totals)}")
+    if orchestrator.budget is not None and orchestrator.budget.exhausted:
+        spent, _ = orchestrator.budget.state()
+        print(
+            f"budget reached: ${spent:.4f} spent of --max-cost ${orchestrator.budget.limit:.2f}; "
+            f"unfinished chapters are pending: rerun with a larger --max-cost to continue"
+        )
     print(f"book folder: {orchestrator.store.root}")
     if orchestrator.provider.simulated:
         print(f"note: {SIMULATED_NOTICE}")
@@ -331,6 +360,30 @@ def _print_summary(
             f"{plural(summary.failed, 'chapter')} failed; run `{_command(argv)}` again to retry "
             "(completed chapters are kept)"
         )
+
+
+def _print_dry_run(orchestrator: AsyncBookOrchestrator, plan: DryRun) -> int:
+    provider = orchestrator.provider
+    name = f"{provider.name}:{provider.model}"
+    price = orchestrator.pricing.of(name)
+    print(
+        f"dry run: {orchestrator.book.title}: {plural(len(plan.chapters), 'chapter')} to write, "
+        f"{len(plan.skipped)} already done; provider {name}; nothing was called or written"
+    )
+    print(f"calls: {plan.calls_low} to {plan.calls_high} (one per chapter, up to --max-iterations)")
+    print(
+        f"tokens: about {plan.prompt_low:,} prompt + {plan.completion_low:,} completion in one "
+        f"pass, at most {plan.prompt_high:,} + {plan.completion_high:,} "
+        f"(estimated at {CHARS_PER_TOKEN} characters a token)"
+    )
+    if price is None:
+        print(f"cost: unknown: no price for {name}; pass --price-input and --price-output")
+    else:
+        print(
+            f"cost: ${plan.cost_low:.4f} to ${plan.cost_high:.4f} at {price.input:g} in / "
+            f"{price.output:g} out USD per million tokens"
+        )
+    return 0
 
 
 def _report_interrupted(

@@ -21,6 +21,7 @@ from typing import Literal
 
 from bookgen.concurrency import Admission
 from bookgen.cost import Budget, Pricing, find_price
+from bookgen.dryrun import DryRun, plan_run
 from bookgen.errors import BookgenError, FatalProviderError, OptionError, TransientProviderError
 from bookgen.events import Event, EventSink, SafeSink, discard
 from bookgen.export import FORMATS
@@ -218,6 +219,19 @@ class AsyncBookOrchestrator:
                 self.limiter.check(reserved_tokens(request))
             except OptionError as exc:
                 raise OptionError(f"chapter {number}: {exc.message}") from exc
+
+    def dry_run(self, chapter_numbers: list[int] | None = None) -> DryRun:
+        """What ``generate_chapters_parallel`` would do and cost; no call, no write."""
+        numbers = self.resolve_chapters(chapter_numbers)
+        self.check_requests(numbers)
+        return plan_run(
+            self.book,
+            self.store,
+            numbers,
+            force=self.force,
+            max_iterations=self.max_iterations,
+            price=self.pricing.of(f"{self.provider.name}:{self.provider.model}"),
+        )
 
     async def generate_chapters_parallel(
         self, chapter_numbers: list[int] | None = None

@@ -21,6 +21,10 @@ def status_data(store: BookStore, manifest: Manifest) -> dict[str, Any]:
             "attempts": state.attempts,
             "prompt_tokens": state.prompt_tokens,
             "completion_tokens": state.completion_tokens,
+            "cached_prompt_tokens": state.cached_prompt_tokens,
+            "usage_estimated": state.usage_estimated,
+            "cost_usd": state.cost_usd,
+            "providers": state.providers,
             "seconds": state.duration,
             "file": state.file,
             "file_exists": state.file is not None and (store.root / state.file).is_file(),
@@ -31,6 +35,7 @@ def status_data(store: BookStore, manifest: Manifest) -> dict[str, Any]:
         for state in manifest.chapters
     ]
     states = manifest.chapters
+    paid = [*manifest.chapters, *manifest.detached]
     statuses = [state.status for state in states]
     totals: dict[str, Any] = {
         "chapters": len(states),
@@ -40,6 +45,16 @@ def status_data(store: BookStore, manifest: Manifest) -> dict[str, Any]:
         "prompt_tokens": sum(state.prompt_tokens for state in states),
         "completion_tokens": sum(state.completion_tokens for state in states),
         "seconds": round(sum(state.duration for state in states), 3),
+        "cached_prompt_tokens": sum(state.cached_prompt_tokens for state in paid),
+        "cache_hit_ratio": _ratio(
+            sum(state.cached_prompt_tokens for state in paid),
+            sum(state.prompt_tokens for state in paid),
+        ),
+        # Over every chapter paid for, detached ones too; None if any price was unknown.
+        "cost_usd": None
+        if any(state.cost_usd is None for state in paid)
+        else round(sum(state.cost_usd or 0.0 for state in paid), 6),
+        "usage_estimated": any(state.usage_estimated for state in paid),
     }
     return {
         "book": manifest.book,
@@ -52,7 +67,7 @@ def status_data(store: BookStore, manifest: Manifest) -> dict[str, Any]:
 
 
 def status_table(data: dict[str, Any]) -> str:
-    headers = ["#", "title", "status", "words", "calls", "seconds", "error"]
+    headers = ["#", "title", "status", "words", "calls", "cost", "seconds", "error"]
     rows = [
         [
             str(c["number"]),
@@ -61,6 +76,7 @@ def status_table(data: dict[str, Any]) -> str:
             + ("" if c["file_exists"] or c["status"] != "completed" else " (file missing)"),
             f"{c['words']:,}",
             str(c["calls"]),
+            cost_text(c["cost_usd"]),
             f"{c['seconds']:.1f}",
             _clip(c["error"] or "", 50),
         ]
@@ -74,11 +90,12 @@ def status_table(data: dict[str, Any]) -> str:
             f"{t['completed']}/{t['chapters']} completed",
             f"{t['words']:,}",
             str(t["calls"]),
+            cost_text(t["cost_usd"]),
             f"{t['seconds']:.1f}",
             f"{t['failed']} failed" if t["failed"] else "",
         ]
     )
-    right = {0, 3, 4, 5}
+    right = {0, 3, 4, 5, 6}
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
 
     def line(cells: list[str]) -> str:
@@ -90,7 +107,26 @@ def status_table(data: dict[str, Any]) -> str:
     out = [f"{data['title']}  ({data['folder']})", line(headers), line(["-" * w for w in widths])]
     out += [line(row) for row in rows[:-1]]
     out += [line(["-" * w for w in widths]), line(rows[-1])]
+    out += [f"usage: {usage_line(t)}"]
     return "\n".join(out)
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def cost_text(cost: float | None) -> str:
+    return "unknown" if cost is None else f"${cost:.4f}"
+
+
+def usage_line(totals: dict[str, Any]) -> str:
+    """``12,345 prompt (25% cached) + 6,789 completion tokens, cost $0.0123``"""
+    estimated = " (partly estimated)" if totals["usage_estimated"] else ""
+    return (
+        f"{totals['prompt_tokens']:,} prompt ({totals['cache_hit_ratio']:.0%} cached) + "
+        f"{totals['completion_tokens']:,} completion tokens{estimated}, "
+        f"cost {cost_text(totals['cost_usd'])}"
+    )
 
 
 def _clip(text: str, width: int) -> str:

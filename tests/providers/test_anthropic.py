@@ -45,7 +45,10 @@ def test_plain_request_shape_and_answer(
     assert sent.headers["anthropic-version"] == "2023-06-01"
     assert "authorization" not in sent.headers
     assert sent.body is not None
-    assert sent.body["system"] == "You write books."
+    # The shared prefix is marked for prompt caching.
+    assert sent.body["system"] == [
+        {"type": "text", "text": "You write books.", "cache_control": {"type": "ephemeral"}}
+    ]
     assert sent.body["messages"] == [{"role": "user", "content": "Write about 30 words."}]
     assert "stream" not in sent.body
 

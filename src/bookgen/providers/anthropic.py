@@ -56,7 +56,12 @@ class AnthropicProvider(HTTPProvider):
             "messages": [m.model_dump() for m in request.messages if m.role != "system"],
         }
         if system:
-            payload["system"] = system
+            # The system prompt is the shared prefix (instructions, book, outline): marked
+            # for caching, so every chapter after the first reads it at the cached rate.
+            block: dict[str, Any] = {"type": "text", "text": system}
+            if self.settings.prompt_cache is not False:
+                block["cache_control"] = {"type": "ephemeral"}
+            payload["system"] = [block]
         temperature = (
             self.settings.temperature
             if self.settings.temperature is not None

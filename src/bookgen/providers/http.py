@@ -50,6 +50,8 @@ class HTTPOptions(ProviderOptions):
     stream: bool | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
+    # Ask the provider to cache the shared prompt prefix (default: where it is known to work).
+    prompt_cache: bool | None = None
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -60,6 +60,12 @@ class OpenAIProvider(HTTPProvider):
             "messages": [message.model_dump() for message in request.messages],
             self.max_tokens_field(): request.max_tokens,
         }
+        if self.settings.prompt_cache or (
+            self.settings.prompt_cache is None
+            and self.max_tokens_field() == "max_completion_tokens"
+        ):
+            # Requests of one book share their prefix; one key per book routes them together.
+            payload["prompt_cache_key"] = f"bookgen:{request.metadata.get('book', '')}"
         for key in ("temperature", "top_p"):
             value = getattr(self.settings, key)
             if value is None and key == "temperature":
