@@ -344,3 +344,33 @@ async def test_a_failing_display_never_fails_a_chapter(
     assert [r.status for r in results] == ["completed"] * 4
     assert [s.status for s in orchestrator.store.manifest.chapters] == ["completed"] * 4
     assert isinstance(orchestrator.events.error, BrokenPipeError)
+
+
+async def test_usage_sums_per_chapter_and_per_book(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    from bookgen.status import status_data
+
+    usage = Usage(prompt_tokens=100, completion_tokens=400, cached_prompt_tokens=60)
+    scripted.enqueue(
+        Completion(
+            text=words(100), usage=usage, provider="scripted", model="m"
+        ),  # short: continued
+        Completion(text=words(200), usage=usage, provider="scripted", model="m"),
+        *[Completion(text=words(300), usage=usage, provider="scripted", model="m")] * 3,
+    )
+    orchestrator = make(outline, tmp_path, scripted, max_concurrent=1, schedule="outline")
+    await orchestrator.generate_chapters_parallel()
+    first = orchestrator.store.manifest.state(1)
+    assert (
+        first.calls,
+        first.prompt_tokens,
+        first.completion_tokens,
+        first.cached_prompt_tokens,
+    ) == (2, 200, 800, 120)
+    assert first.providers == ["scripted:m"]
+    totals = status_data(orchestrator.store, orchestrator.store.load())["totals"]
+    assert (totals["calls"], totals["prompt_tokens"], totals["completion_tokens"]) == (5, 500, 2000)
+    assert totals["cached_prompt_tokens"] == 300
+    assert totals["cache_hit_ratio"] == 0.6
+    assert totals["cost_usd"] is None  # the scripted provider has no known price
