@@ -46,7 +46,7 @@ async def test_generates_every_chapter_in_outline_order(
     # The shared part of the prompt comes first and is the same for every chapter.
     systems = {r.messages[0].content for r in scripted.history}
     assert len(systems) == 1
-    assert "Write about 300 words" in scripted.history[0].messages[-1].content
+    assert "about 300 words of finished prose" in scripted.history[0].messages[-1].content
 
 
 async def test_short_draft_gets_a_continuation(

@@ -1,0 +1,262 @@
+"""The story bible: the planning step that keeps chapters written at the same time consistent.
+
+Before the fan-out, one call (and one retry) asks the model for characters, places,
+rules, a style sheet and a contract for every chapter (what the reader knows when it
+starts, where it starts and ends, who appears, which facts it must not contradict).
+Small and local models often ignore a requested format, so the answer is parsed
+leniently (code fences, prose around the JSON, keys in other cases, missing fields);
+when that fails twice, the bible is built from the outline alone, with a warning: a
+book never fails because the bible came back malformed.
+
+It is saved as ``bible.json`` (read back on resume, and used as written when the user
+edits it) and ``bible.md`` (for people).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bookgen.errors import ManifestError
+from bookgen.models import BookSpec
+from bookgen.store import BookStore, atomic_write_text
+
+BIBLE_JSON = "bible.json"
+BIBLE_MD = "bible.md"
+
+
+class BibleModel(BaseModel):
+    # A user-edited bible with a typo in a key is an error, not a silently dropped field.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Character(BibleModel):
+    name: str
+    role: str = ""
+    traits: str = ""
+    arc: str = ""
+
+
+class Place(BibleModel):
+    name: str
+    description: str = ""
+
+
+class Contract(BibleModel):
+    number: int
+    knows: str = ""
+    starts: str = ""
+    ends: str = ""
+    characters: list[str] = Field(default_factory=list)
+    facts: list[str] = Field(default_factory=list)
+
+
+class StoryBible(BibleModel):
+    """>>> StoryBible(characters=[Character(name="Elin")]).names()
+    frozenset({'Elin'})"""
+
+    source: str = "model"  # "model" or "outline" (the fallback)
+    characters: list[Character] = Field(default_factory=list)
+    places: list[Place] = Field(default_factory=list)
+    rules: list[str] = Field(default_factory=list)
+    style_sheet: list[str] = Field(default_factory=list)
+    chapters: list[Contract] = Field(default_factory=list)
+
+    def names(self) -> frozenset[str]:
+        return frozenset(
+            part for c in self.characters for part in c.name.split() if part[:1].isupper()
+        )
+
+    def contract(self, number: int) -> Contract | None:
+        return next((c for c in self.chapters if c.number == number), None)
+
+    def shared_text(self) -> str:
+        """What every chapter prompt carries (contracts go to each chapter alone)."""
+        lines = ["Story bible:"]
+        if self.characters:
+            lines.append("Characters:")
+            lines += [
+                f"- {c.name}" + "".join(f"; {v}" for v in (c.role, c.traits, c.arc) if v)
+                for c in self.characters
+            ]
+        if self.places:
+            lines.append("Places:")
+            lines += [
+                f"- {p.name}" + (f": {p.description}" if p.description else "") for p in self.places
+            ]
+        if self.rules:
+            lines.append("Facts that must never be contradicted:")
+            lines += [f"- {rule}" for rule in self.rules]
+        if self.style_sheet:
+            lines.append("Style sheet:")
+            lines += [f"- {item}" for item in self.style_sheet]
+        return "\n".join(lines) if len(lines) > 1 else ""
+
+    def contract_text(self, number: int) -> str:
+        contract = self.contract(number)
+        if contract is None:
+            return ""
+        parts = [
+            ("The reader already knows", contract.knows),
+            ("Start", contract.starts),
+            ("End", contract.ends),
+            ("Characters in this chapter", ", ".join(contract.characters)),
+            ("Do not contradict", "; ".join(contract.facts)),
+        ]
+        return "\n".join(f"{label}: {value}" for label, value in parts if value)
+
+    def markdown(self, title: str) -> str:
+        text = [f"# Story bible: {title}", ""]
+        if self.source == "outline":
+            text += ["*Built from the outline alone (the model's answer could not be used).*", ""]
+        text += self.shared_text().splitlines()[1:]
+        for contract in self.chapters:
+            text += ["", f"## Chapter {contract.number}", "", self.contract_text(contract.number)]
+        return "\n".join(text).strip() + "\n"
+
+
+# --- lenient parsing of a model's answer ----------------------------------------------
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+
+
+def parse_bible(text: str, book: BookSpec) -> StoryBible | None:
+    """A bible from a model's answer, or None when nothing usable is in it."""
+    candidates = [m.group(1) for m in _FENCE.finditer(text)]
+    start, end = text.find("{"), text.rfind("}")
+    if start != -1 and end > start:
+        candidates.append(text[start : end + 1])
+    for candidate in candidates:
+        try:
+            raw = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(raw, dict):
+            bible = _coerce(raw, book)
+            if bible is not None:
+                return bible
+    return None
+
+
+def _coerce(raw: dict[str, Any], book: BookSpec) -> StoryBible | None:
+    data = {str(k).lower().replace(" ", "_"): v for k, v in raw.items()}
+    try:
+        bible = StoryBible(
+            characters=[_item(Character, c, "name") for c in _list(data.get("characters"))],
+            places=[_item(Place, p, "name") for p in _list(data.get("places"))],
+            rules=[str(r) for r in _list(data.get("rules"))],
+            style_sheet=[str(s) for s in _list(data.get("style_sheet"))],
+            chapters=[_contract(c, i + 1) for i, c in enumerate(_list(data.get("chapters")))],
+        )
+    except (ValidationError, TypeError, ValueError):
+        return None
+    if not bible.characters and not bible.chapters:
+        return None
+    known = set(book.numbers)
+    bible.chapters = [c for c in bible.chapters if c.number in known]
+    return bible
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _item(model: type[BibleModel], value: Any, key: str) -> Any:
+    if isinstance(value, str):
+        return model.model_validate({key: value})
+    fields = model.model_fields
+    clean = {k: _text(v) for k, v in dict(value).items() if k in fields}
+    return model.model_validate(clean)
+
+
+def _contract(value: Any, position: int) -> Contract:
+    data = dict(value)
+    number = int(data.get("number", position))
+    return Contract(
+        number=number,
+        knows=_text(data.get("knows")),
+        starts=_text(data.get("starts")),
+        ends=_text(data.get("ends")),
+        characters=[str(c) for c in _list(data.get("characters"))],
+        facts=[str(f) for f in _list(data.get("facts"))],
+    )
+
+
+# --- the fallback, and the file ---------------------------------------------------------
+
+_NAME = re.compile(r"\b([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b")
+_NOT_NAMES = {
+    "The",
+    "A",
+    "An",
+    "In",
+    "On",
+    "At",
+    "When",
+    "After",
+    "Before",
+    "She",
+    "He",
+    "They",
+    "Her",
+    "His",
+    "Their",
+    "It",
+    "This",
+    "That",
+    "Chapter",
+    "But",
+    "And",
+    "As",
+    "With",
+    "From",
+    "One",
+}
+
+
+def outline_bible(book: BookSpec) -> StoryBible:
+    """The bible the outline alone supports: the names it mentions, a contract per chapter."""
+    seen: dict[str, None] = {}
+    contracts = []
+    for chapter in book.chapters:
+        text = " ".join([chapter.synopsis, *chapter.beats])
+        names = [m for m in _NAME.findall(text) if m.split()[0] not in _NOT_NAMES]
+        for name in names:
+            seen.setdefault(name, None)
+        contracts.append(
+            Contract(
+                number=chapter.number, starts=chapter.synopsis[:200], characters=sorted(set(names))
+            )
+        )
+    return StoryBible(
+        source="outline",
+        characters=[Character(name=name) for name in seen],
+        chapters=contracts,
+    )
+
+
+def load_bible(store: BookStore) -> StoryBible | None:
+    path = store.root / BIBLE_JSON
+    if not path.is_file():
+        return None
+    try:
+        return StoryBible.model_validate_json(path.read_text(encoding="utf-8"))
+    except (ValidationError, ValueError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else "not valid"
+        raise ManifestError(
+            f"bible.json is not a valid story bible: {message}", where=path
+        ) from exc
+
+
+def save_bible(store: BookStore, bible: StoryBible, title: str) -> None:
+    atomic_write_text(store.root / BIBLE_JSON, bible.model_dump_json(indent=2) + "\n")
+    atomic_write_text(store.root / BIBLE_MD, bible.markdown(title))
