@@ -11,7 +11,7 @@ import pytest
 
 from bookgen.models import Completion, CompletionRequest, Usage
 from bookgen.providers.base import Provider
-from bookgen.providers.sim import requested_words, write_prose
+from bookgen.providers.sim import requested_words, sim_bible, write_prose
 from bookgen.tokens import estimate_tokens
 
 SAMPLE_MD = """\
@@ -50,12 +50,19 @@ class ScriptedProvider(Provider):
         super().__init__()
         self.queue: deque[Answer] = deque()
         self.history: list[CompletionRequest] = []
+        self.planning: list[CompletionRequest] = []
         self.lock = threading.Lock()
 
     def enqueue(self, *answers: Answer) -> None:
         self.queue.extend(answers)
 
     def complete(self, request: CompletionRequest) -> Completion:
+        if request.metadata.get("step") == "bible":
+            # Planning calls get a bible built from the outline and stay out of the
+            # script and the history, which are about chapters.
+            with self.lock:
+                self.planning.append(request)
+            return self._completion(sim_bible(request.prompt_text))
         with self.lock:
             self.history.append(request)
             answer = self.queue.popleft() if self.queue else None

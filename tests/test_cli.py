@@ -82,14 +82,14 @@ def test_generate_status_rerun_and_repair(
     ]
     assert data["totals"]["completed"] == 4
     assert data["totals"]["words"] == 1200
-    assert data["totals"]["calls"] == 4
+    assert data["totals"]["calls"] == 5  # four chapters and the story bible
     assert all(c["prompt_tokens"] > 0 and c["completion_tokens"] > 0 for c in data["chapters"])
 
     # A second run pays for nothing.
     code, out, err = run(capsys, *gen(outline, tmp_path))
     assert code == 0
     assert "0 completed, 0 failed, 4 skipped | 0 words | 0 calls" in out
-    assert status_json(capsys, tmp_path)["totals"]["calls"] == 4
+    assert status_json(capsys, tmp_path)["totals"]["calls"] == 5
 
     # A deleted chapter file is written again, and only that one.
     (book / "chapters" / "02-the-mill.md").unlink()
@@ -113,14 +113,18 @@ def test_status_table(capsys: pytest.CaptureFixture[str], outline: Path, tmp_pat
         "#",
         "title",
         "status",
+        "score",
         "words",
         "calls",
         "cost",
         "seconds",
         "error",
     ]
-    assert lines[3].split()[:5] == ["1", "Arrival", "pending", "0", "0"]
-    assert lines[4].split()[:6] == ["2", "The", "Mill", "completed", "300", "1"]
+    assert lines[3].split()[:6] == ["1", "Arrival", "pending", "-", "0", "0"]
+    row = lines[4].split()
+    assert row[:4] == ["2", "The", "Mill", "completed"]
+    assert 0.75 <= float(row[4]) <= 1.0  # the analyzers' score, over the threshold
+    assert row[5:7] == ["300", "1"]
     assert lines[-2].split()[:4] == ["total", "2/4", "completed", "600"]
     assert lines[-1].startswith("usage: ") and lines[-1].endswith(", cost $0.0000")
 
@@ -287,7 +291,7 @@ def test_no_command_says_which_there_are(capsys: pytest.CaptureFixture[str]) -> 
     assert (code, out) == (2, "")
     assert (
         err
-        == "error: the following arguments are required: COMMAND (generate, status, export, compare or providers; see bookgen --help)\n"
+        == "error: the following arguments are required: COMMAND (generate, status, report, export, compare or providers; see bookgen --help)\n"
     )
 
 

@@ -44,15 +44,26 @@ def test_cost_prices_cached_tokens_at_the_cached_rate() -> None:
 
 
 def test_budget() -> None:
+    import threading
+
     budget = Budget(1.0, spent=0.5)
     first = budget.reserve(0.3)
-    with pytest.raises(
-        BudgetExhausted, match=r"could cost up to \$0\.3000, past --max-cost \$1\.00"
-    ):
-        budget.reserve(0.3)  # 0.5 spent + 0.3 held + 0.3 > 1.0
+    second: list[int] = []
+    # 0.5 spent + 0.3 held + 0.3 > 1.0, but 0.5 + 0.3 alone fits: it waits for the first.
+    waiter = threading.Thread(target=lambda: second.append(budget.reserve(0.3)), daemon=True)
+    waiter.start()
+    waiter.join(0.1)
+    assert second == []
     budget.settle(first, 0.1)
-    budget.reserve(0.3)  # 0.6 + 0.3 fits
-    assert budget.state() == (pytest.approx(0.6), True)
+    waiter.join(5)
+    assert len(second) == 1
+    budget.settle(second[0], 0.3)  # spent 0.9
+    with pytest.raises(
+        BudgetExhausted,
+        match=r"could cost up to \$0\.3000, and \$0\.9000 of --max-cost \$1 is spent",
+    ):
+        budget.reserve(0.3)
+    assert budget.state() == (pytest.approx(0.9), True)
 
 
 def book_args(outline: Path, tmp_path: Path, llm: FakeLLMServer, *extra: str) -> list[str]:
@@ -147,8 +158,8 @@ def test_budget_stops_the_run_and_a_larger_one_continues(
     prices = ["--price-input", "100", "--price-output", "100", "--max-concurrent", "1"]
     # A chapter's worst case here is about $0.08 (prompt + 664 max_tokens at $100/M).
     code = main(book_args(outline, tmp_path, llm, *prices, "--max-cost", "0.2"))
-    out = capsys.readouterr().out
-    assert code == 1
+    out, err = capsys.readouterr()
+    assert code == 1, err
     assert "budget reached: $" in out and "rerun with a larger --max-cost to continue" in out
     store = BookStore(tmp_path / "books", "the-test-book")
     first = store.load()

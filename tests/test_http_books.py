@@ -37,6 +37,7 @@ def book_args(outline: Path, tmp_path: Path, *extra: str) -> list[str]:
         "plain",
         "--max-concurrent",
         "5",
+        "--no-bible",
         *extra,
     ]
 
@@ -254,6 +255,7 @@ def test_a_429_holds_every_worker_back(
         llm.openai_base,
         "--max-concurrent",
         "4",
+        "--no-bible",
         "--json",
     )
     assert code == 0, err
@@ -298,6 +300,7 @@ def test_client_limit_keeps_a_server_limit_from_ever_saying_429(
         "3",
         "--rate-limit-period",
         "0.5",
+        "--no-bible",
         "--json",
     )
     assert code == 0, err
@@ -327,6 +330,7 @@ def test_adaptive_concurrency_backs_off_on_429(
         "--max-concurrent",
         "4",
         "--adaptive",
+        "--no-bible",
         "--json",
     )
     assert code == 0, err
@@ -366,6 +370,7 @@ def test_a_tight_server_limit_without_a_client_limit_still_completes(
         "8",
         "--max-retries",
         "1",
+        "--no-bible",
         "--json",
     )
     assert code == 0, err  # 429s do not use up --max-retries

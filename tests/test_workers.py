@@ -36,6 +36,7 @@ async def test_process_workers_write_the_book_under_the_limit(
         max_concurrent=3,
         output_dir=tmp_path / "books",
         executor="process",
+        bible=False,
         limiter=SlidingWindowLimiter(2, 0.3, on_start=record),
         events=events.append,
     )

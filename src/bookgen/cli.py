@@ -34,7 +34,7 @@ from bookgen.progress import (
     plural,
 )
 from bookgen.providers.base import provider_class, provider_infos
-from bookgen.status import status_data, status_table, usage_line
+from bookgen.status import report_data, report_text, status_data, status_table, usage_line
 from bookgen.store import BookStore
 from bookgen.tokens import CHARS_PER_TOKEN
 
@@ -48,7 +48,9 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         if "COMMAND" in message:
-            message += " (generate, status, export, compare or providers; see bookgen --help)"
+            message += (
+                " (generate, status, report, export, compare or providers; see bookgen --help)"
+            )
         raise OptionError(message)
 
 
@@ -149,6 +151,20 @@ def build_parser() -> Parser:
         help="bar on a terminal, plain lines otherwise (default auto)",
     )
     gen.add_argument(
+        "--tier",
+        choices=["ultra", "standard", "basic"],
+        default="ultra",
+        help="prompt templates: ultra (default, most guidance), standard, basic",
+    )
+    gen.add_argument(
+        "--quality-threshold",
+        type=float,
+        default=0.75,
+        metavar="SCORE",
+        help="score in [0, 1] a chapter must reach before the loop stops (default 0.75)",
+    )
+    gen.add_argument("--no-bible", action="store_true", help="skip the story bible planning step")
+    gen.add_argument(
         "--max-cost", type=float, metavar="USD", help="stop starting calls at this book cost"
     )
     gen.add_argument(
@@ -203,6 +219,10 @@ def build_parser() -> Parser:
         "--allow-incomplete", action="store_true", help="export the chapters written so far"
     )
 
+    rep = commands.add_parser("report", help="quality scores and open findings per chapter")
+    _book_arguments(rep, name_required=True)
+    rep.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
     providers = commands.add_parser("providers", help="list providers and whether each is ready")
     providers.add_argument("--json", action="store_true", help="a JSON array on stdout")
     return parser
@@ -232,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_compare(args)
         if args.command == "export":
             return cmd_export(args)
+        if args.command == "report":
+            return cmd_report(args)
         return cmd_providers(args)
     except BrokenPipeError:
         # The reader went away (`bookgen status | head`): not an error worth a message.
@@ -287,6 +309,9 @@ def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
         adaptive=args.adaptive,
         executor=args.executor,
         export=not args.no_export,
+        tier=args.tier,
+        quality_threshold=args.quality_threshold,
+        bible=not args.no_bible,
         max_cost=args.max_cost,
         price_input=args.price_input,
         price_output=args.price_output,
@@ -473,6 +498,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     formats = list(FORMATS) if args.format == "all" else [args.format]
     for path in export(store, formats, allow_incomplete=args.allow_incomplete):
         print(f"wrote {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    store = BookStore(args.output_dir, args.book_name)
+    data = report_data(store.load())
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print(report_text(data))
     return 0
 
 

@@ -81,12 +81,21 @@ def find_price(
 
 
 class Pricing:
-    """Prices for every provider:model of a run (picklable: worker processes use it)."""
+    """Prices for every provider:model of a run (picklable: worker processes use it).
 
-    def __init__(self, prices: dict[str, Price | None]) -> None:
+    ``free`` names providers that cost nothing whatever the model (simulated, and
+    keyless local servers, whose model may only be known once the server answers).
+    """
+
+    def __init__(
+        self, prices: dict[str, Price | None], *, free: frozenset[str] = frozenset()
+    ) -> None:
         self.prices = prices
+        self.free = free
 
     def of(self, provider: str) -> Price | None:
+        if provider.partition(":")[0] in self.free:
+            return FREE
         return self.prices.get(provider)
 
     def cost(self, provider: str, usage: Usage) -> float | None:
@@ -101,8 +110,12 @@ class BudgetExhausted(JobCancelled):
 class Budget:
     """Thread-safe spend tracking against ``limit`` USD.
 
+    A call whose worst case fits the budget but not next to the calls in flight
+    waits for them to settle (they usually cost far less than their worst case);
+    a call that could not fit even alone exhausts the budget.
+
     >>> budget = Budget(5.0, spent=1.2)
-    >>> ticket = budget.reserve(0.3)      # raises BudgetExhausted if it could not fit
+    >>> ticket = budget.reserve(0.3)      # raises BudgetExhausted if it cannot fit
     >>> budget.settle(ticket, 0.05)       # what the call really cost
     """
 
@@ -111,26 +124,32 @@ class Budget:
         self.spent = spent
         self._held: dict[int, float] = {}
         self._next = 0
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self.exhausted = False
 
     def reserve(self, worst_case: float) -> int:
-        with self._lock:
-            if self.spent + sum(self._held.values()) + worst_case > self.limit:
-                self.exhausted = True
-                raise BudgetExhausted(
-                    f"the next call could cost up to ${worst_case:.4f}, past --max-cost "
-                    f"${self.limit:.2f} (spent ${self.spent:.4f})"
-                )
+        with self._cond:
+            while True:
+                if self.exhausted or self.spent + worst_case > self.limit:
+                    self.exhausted = True
+                    raise BudgetExhausted(
+                        f"the next call could cost up to ${worst_case:.4f}, and ${self.spent:.4f} "
+                        f"of --max-cost ${self.limit:.4g} is spent"
+                    )
+                if self.spent + sum(self._held.values()) + worst_case <= self.limit:
+                    break
+                # Fits alone, not beside the calls in flight: wait for them to settle.
+                self._cond.wait(1.0)
             self._next += 1
             self._held[self._next] = worst_case
             return self._next
 
     def settle(self, ticket: int, cost: float) -> None:
-        with self._lock:
+        with self._cond:
             self._held.pop(ticket, None)
             self.spent += cost
+            self._cond.notify_all()
 
     def state(self) -> tuple[float, bool]:
-        with self._lock:
+        with self._cond:
             return self.spent, self.exhausted

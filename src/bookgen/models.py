@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -218,6 +218,10 @@ class ChapterState(StrictModel):
     provider: str | None = None
     model: str | None = None
     providers: list[str] = Field(default_factory=list)
+    # The analyzers' verdict on the saved text, and every version the loop measured.
+    score: float | None = None
+    needs_review: bool = False
+    iterations: list[dict[str, Any]] = Field(default_factory=list)
     # Wall-clock epoch seconds; started_at lets resume adopt a file written just
     # before a crash instead of paying for the chapter again.
     started_at: float | None = None
@@ -239,6 +243,10 @@ class Manifest(StrictModel):
     detached: list[ChapterState] = Field(default_factory=list)
     # The last manifest.journal line this snapshot includes; later lines are replayed.
     journal_seq: int = 0
+    # Calls made for the whole book rather than one chapter (the story bible).
+    planning_usage: Usage = Field(default_factory=Usage)
+    planning_calls: int = 0
+    planning_cost_usd: float | None = 0.0
 
     def state(self, number: int) -> ChapterState:
         return _indexed(self, self.chapters)[number]
@@ -264,6 +272,8 @@ class ChapterResult(StrictModel):
     error: str | None = None
     # Below the target length after every allowed iteration (saved all the same).
     short: bool = False
+    score: float | None = None
+    needs_review: bool = False
 
 
 class RunSummary(StrictModel):

@@ -19,17 +19,25 @@ from functools import partial
 from pathlib import Path
 from typing import Literal
 
+from bookgen.bible import StoryBible, load_bible, outline_bible, parse_bible, save_bible
 from bookgen.concurrency import Admission
-from bookgen.cost import Budget, Pricing, find_price
+from bookgen.cost import Budget, BudgetExhausted, Pricing, find_price
 from bookgen.dryrun import DryRun, plan_run
 from bookgen.errors import BookgenError, FatalProviderError, OptionError, TransientProviderError
 from bookgen.events import Event, EventSink, SafeSink, discard
 from bookgen.export import FORMATS
 from bookgen.export import export as export_book
-from bookgen.models import MAX_TARGET_WORDS, BookSpec, ChapterResult, CompletionRequest, RunSummary
+from bookgen.models import (
+    MAX_TARGET_WORDS,
+    BookSpec,
+    ChapterResult,
+    CompletionRequest,
+    Message,
+    RunSummary,
+)
 from bookgen.outline import load_outline
 from bookgen.pipeline import ChapterJob, RunContext, max_tokens_for
-from bookgen.prompts import PromptBuilder
+from bookgen.prompts import TIERS, PromptBuilder, Tier
 from bookgen.providers.base import Provider, create_provider
 from bookgen.providers.retry import DEFAULT_MAX_RETRIES, ProviderCaller
 from bookgen.ratelimit import NoLimit, RateLimiter, make_limiter
@@ -40,6 +48,11 @@ from bookgen.workers import SharedRun, process_pool, run_chapter
 
 # How long an interrupted run waits for jobs in flight to notice before leaving them.
 INTERRUPT_GRACE_SECONDS = 5.0
+BIBLE_MAX_TOKENS = 4000
+BIBLE_RETRY = (
+    "That could not be read as the JSON object asked for. Reply again with only the JSON "
+    "object: no prose, no code fences, no comments."
+)
 
 
 def check_range(
@@ -91,6 +104,9 @@ class AsyncBookOrchestrator:
         adaptive: bool = False,
         executor: Literal["thread", "process"] = "thread",
         export: bool = True,
+        tier: Tier = "ultra",
+        quality_threshold: float = 0.75,
+        bible: bool = True,
         max_cost: float | None = None,
         price_input: float | None = None,
         price_output: float | None = None,
@@ -163,7 +179,10 @@ class AsyncBookOrchestrator:
                     price_output=price_output if p is self.provider else None,
                 )
                 for p in [self.provider, *self.fallbacks]
-            }
+            },
+            free=frozenset(
+                p.name for p in [self.provider, *self.fallbacks] if p.simulated or not p.key_env
+            ),
         )
         unknown = [name for name, price in self.pricing.prices.items() if price is None]
         if max_cost is not None and unknown:
@@ -183,7 +202,14 @@ class AsyncBookOrchestrator:
         )
         self.schedule: Schedule = schedule
         self.adaptive = adaptive
-        self.prompts = PromptBuilder(self.book)
+        if tier not in TIERS:
+            raise OptionError(f"--tier must be one of {', '.join(TIERS)}, got {tier!r}")
+        check_range("--quality-threshold", quality_threshold, minimum=0, maximum=1)
+        self.tier: Tier = tier
+        self.quality_threshold = quality_threshold
+        self.use_bible = bible
+        self.bible: StoryBible | None = None
+        self.prompts = PromptBuilder(self.book, tier=tier)
         self.fatal: BookgenError | None = None
         self.requested: list[int] = []
         self.results: list[ChapterResult] = []
@@ -206,6 +232,57 @@ class AsyncBookOrchestrator:
         wanted = set(chapter_numbers)
         return [number for number in self.book.numbers if number in wanted]
 
+    def _plan_bible(self) -> StoryBible:
+        """The story bible: bible.json as it is (the user may have edited it), else
+        planned with the model (one retry), else built from the outline."""
+        existing = load_bible(self.store)
+        if existing is not None:
+            return existing
+        caller = ProviderCaller(
+            [self.provider, *self.fallbacks],
+            [self.limiter, *(NoLimit() for _ in self.fallbacks)],
+            max_retries=self.max_retries,
+            pricing=self.pricing,
+            budget=self.budget,
+        )
+        messages = self.prompts.bible_request()
+        request = CompletionRequest(
+            messages=messages,
+            max_tokens=BIBLE_MAX_TOKENS,
+            metadata={"book": self.store.name, "step": "bible"},
+        )
+        bible = None
+        attempts = 2
+        price = self.pricing.of(f"{self.provider.name}:{self.provider.model}")
+        if self.budget is not None and price is not None:
+            worst = price.worst_case(reserved_tokens(request) - BIBLE_MAX_TOKENS, BIBLE_MAX_TOKENS)
+            if self.budget.spent + worst > self.budget.limit:
+                attempts = 0  # the budget cannot afford planning: the outline has to do
+        for attempt in range(attempts):
+            try:
+                completion = caller.complete(request)
+            except (TransientProviderError, BudgetExhausted) as exc:
+                self.events(Event("notice", data={"message": f"story bible call failed: {exc}"}))
+                break
+            author = f"{completion.provider}:{completion.model}"
+            self.store.add_planning(completion.usage, self.pricing.cost(author, completion.usage))
+            bible = parse_bible(completion.text, self.book)
+            if bible is not None:
+                break
+            if attempt == 0:
+                retry = [
+                    *messages,
+                    Message(role="assistant", content=completion.text),
+                    Message(role="user", content=BIBLE_RETRY),
+                ]
+                request = request.model_copy(update={"messages": retry})
+        if bible is None:
+            bible = outline_bible(self.book)
+            message = "the model's story bible could not be used; using one built from the outline"
+            self.events(Event("notice", data={"message": message}))
+        save_bible(self.store, bible, self.book.title)
+        return bible
+
     def check_requests(self, numbers: list[int]) -> None:
         """Refuse, before any call, a chapter whose first request could never pass the
         token limit."""
@@ -219,6 +296,10 @@ class AsyncBookOrchestrator:
                 self.limiter.check(reserved_tokens(request))
             except OptionError as exc:
                 raise OptionError(f"chapter {number}: {exc.message}") from exc
+
+    def known_names(self) -> frozenset[str]:
+        names = outline_bible(self.book).names()
+        return names | self.bible.names() if self.bible is not None else names
 
     def dry_run(self, chapter_numbers: list[int] | None = None) -> DryRun:
         """What ``generate_chapters_parallel`` would do and cost; no call, no write."""
@@ -248,7 +329,8 @@ class AsyncBookOrchestrator:
             if self.max_cost is not None:
                 # The budget is the book's: what earlier runs spent counts.
                 states = [*manifest.chapters, *manifest.detached]
-                self.budget = Budget(self.max_cost, spent=sum(s.cost_usd or 0.0 for s in states))
+                spent = sum(s.cost_usd or 0.0 for s in states) + (manifest.planning_cost_usd or 0.0)
+                self.budget = Budget(self.max_cost, spent=spent)
             self.events(
                 Event(
                     "run_started",
@@ -293,6 +375,9 @@ class AsyncBookOrchestrator:
                     # A refused key stops the run here, before any chapter starts.
                     for provider in [self.provider, *self.fallbacks]:
                         await asyncio.to_thread(provider.check_access)
+                    if self.use_bible:
+                        self.bible = await asyncio.to_thread(self._plan_bible)
+                        self.prompts = PromptBuilder(self.book, tier=self.tier, bible=self.bible)
                 to_run = order(self.book, plan.to_run, self.schedule)
                 by_number.update(await self._run_jobs(to_run))
             finally:
@@ -313,7 +398,10 @@ class AsyncBookOrchestrator:
         try:
             files = export_book(self.store, list(FORMATS))
         except Exception as exc:  # noqa: BLE001 - the chapters are safe; export can be rerun
-            message = f"export failed ({exc}); run `bookgen export --book-name {self.store.name}`"
+            message = (
+                f"export failed ({exc}); run `bookgen export --book-name {self.store.name} "
+                f"--output-dir {self.store.output_dir}`"
+            )
             self.events(Event("notice", data={"message": message}))
             return
         self.events(Event("book_exported", data={"files": [str(path) for path in files]}))
@@ -342,6 +430,8 @@ class AsyncBookOrchestrator:
             events=self.events,
             max_iterations=self.max_iterations,
             cancel=cancel,
+            quality_threshold=self.quality_threshold,
+            known_names=self.known_names(),
         )
         loop = asyncio.get_running_loop()
         results: dict[int, ChapterResult] = {}
@@ -364,6 +454,10 @@ class AsyncBookOrchestrator:
                 max_retries=self.max_retries,
                 max_iterations=self.max_iterations,
                 pricing=self.pricing,
+                tier=self.tier,
+                bible_json=self.bible.model_dump_json() if self.bible else None,
+                quality_threshold=self.quality_threshold,
+                known_names=self.known_names(),
             )
             executor = process_pool(self.max_concurrent, plan)
         else:

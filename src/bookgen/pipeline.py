@@ -32,7 +32,7 @@ from bookgen.models import (
 )
 from bookgen.prompts import PromptBuilder
 from bookgen.providers.retry import ProviderCaller
-from bookgen.store import count_words
+from bookgen.quality import QualityLoop
 
 # A draft shorter than this share of its target gets a continuation call.
 MIN_LENGTH_RATIO = 0.9
@@ -61,6 +61,12 @@ class ChapterStore(Protocol):
 
     def write_chapter(self, chapter: ChapterSpec, text: str) -> tuple[str, str]: ...
 
+    def write_draft(self, number: int, iteration: int, text: str) -> str: ...
+
+    def read_text(self, relpath: str) -> str | None: ...
+
+    def other_chapters(self, number: int) -> dict[int, str]: ...
+
 
 @dataclass
 class RunContext:
@@ -74,25 +80,9 @@ class RunContext:
     events: EventSink
     max_iterations: int
     cancel: threading.Event = field(default_factory=threading.Event)
-
-
-@dataclass
-class Draft:
-    text: str = ""
-    finish_reason: str = "stop"
-    calls: int = 0
-
-    @property
-    def words(self) -> int:
-        return count_words(self.text)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Something wrong with a draft that another call could fix."""
-
-    kind: str
-    message: str
+    quality_threshold: float = 0.75
+    # Names the outline and the story bible know (continuity checks).
+    known_names: frozenset[str] = frozenset()
 
 
 class ChapterJob:
@@ -109,6 +99,8 @@ class ChapterJob:
         self.chapter = chapter
         self.target = context.book.target_for(chapter)
         self.calls = 0
+        # Calls an earlier, interrupted attempt made in the loop this one resumes.
+        self.calls_before_resume = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
         # Who wrote the text: with fallbacks, not always the primary provider.
@@ -121,6 +113,13 @@ class ChapterJob:
         ctx, number = self.ctx, self.chapter.number
         started = time.monotonic()
         state = ctx.store.state(number)
+        spec_hash = ctx.book.spec_hash(self.chapter)
+        # A loop a crash cut short goes on from its last checkpoint; anything else starts over.
+        resumed = (
+            state.iterations
+            if state.iterations and state.status != "completed" and state.spec_hash == spec_hash
+            else []
+        )
         ctx.store.update_chapter(
             number,
             status="running",
@@ -128,14 +127,15 @@ class ChapterJob:
             started_at=time.time(),
             error=None,
             # The spec this attempt writes to: resume compares against it.
-            spec_hash=ctx.book.spec_hash(self.chapter),
+            spec_hash=spec_hash,
+            iterations=resumed,
         )
         ctx.events(
             Event("chapter_started", number, self.chapter.title, {"target_words": self.target})
         )
         try:
-            draft = self.write()
-            relpath, digest = ctx.store.write_chapter(self.chapter, draft.text)
+            best = QualityLoop(self).run(resumed)
+            relpath, digest = ctx.store.write_chapter(self.chapter, best.text)
         except BudgetExhausted as exc:
             # The book's budget, not this chapter, stopped it: it waits for a rerun.
             ctx.store.update_chapter(number, status="pending", error=str(exc))
@@ -168,44 +168,28 @@ class ChapterJob:
         ctx.store.update_chapter(
             number,
             status="completed",
-            words=draft.words,
             file=relpath,
             sha256=digest,
             duration=seconds,
             finished_at=time.time(),
             provider=self.provider,
             model=self.model,
+            score=round(best.analysis.score, 4),
+            needs_review=not best.analysis.acceptable,
+            words=best.words,
         )
-        short = draft.words < MIN_LENGTH_RATIO * self.target
-        result = self._result("completed", started, words=draft.words, file=relpath, short=short)
+        short = best.words < MIN_LENGTH_RATIO * self.target
+        result = self._result(
+            "completed",
+            started,
+            words=best.words,
+            file=relpath,
+            short=short,
+            score=round(best.analysis.score, 4),
+            needs_review=not best.analysis.acceptable,
+        )
         ctx.events(Event("chapter_completed", number, self.chapter.title, self.event_data(result)))
         return result
-
-    def write(self) -> Draft:
-        """Generate, then enhance while the analysis finds the draft unfinished."""
-        draft = Draft()
-        completion = self.generate(self.ctx.prompts.chapter(self.chapter), self.target)
-        draft.text, draft.finish_reason = completion.text.strip(), completion.finish_reason
-        draft.calls = 1
-        while (findings := self.analyze(draft)) and draft.calls < self.ctx.max_iterations:
-            self.enhance(draft, findings)
-        return draft
-
-    def analyze(self, draft: Draft) -> list[Finding]:
-        findings: list[Finding] = []
-        if draft.finish_reason == "length":
-            findings.append(Finding("truncated", "the text stopped at the token limit"))
-        if draft.words < MIN_LENGTH_RATIO * self.target:
-            findings.append(Finding("short", f"{draft.words:,} of about {self.target:,} words"))
-        return findings
-
-    def enhance(self, draft: Draft, findings: list[Finding]) -> None:
-        """Both findings of the length check have one fix: continue the draft."""
-        missing = max(self.target - draft.words, 1)
-        completion = self.generate(self.ctx.prompts.continuation(self.chapter, draft.text), missing)
-        draft.text = draft.text.rstrip() + "\n\n" + completion.text.strip()
-        draft.finish_reason = completion.finish_reason
-        draft.calls += 1
 
     def generate(self, messages: list[Message], words: int) -> Completion:
         return self.call(
@@ -296,4 +280,8 @@ class ChapterJob:
             data["error"] = result.error
         if result.short:
             data["short"] = True
+        if result.score is not None:
+            data["score"] = result.score
+        if result.needs_review:
+            data["needs_review"] = True
         return data

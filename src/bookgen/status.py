@@ -26,6 +26,8 @@ def status_data(store: BookStore, manifest: Manifest) -> dict[str, Any]:
             "cost_usd": state.cost_usd,
             "providers": state.providers,
             "seconds": state.duration,
+            "score": state.score,
+            "needs_review": state.needs_review,
             "file": state.file,
             "file_exists": state.file is not None and (store.root / state.file).is_file(),
             "provider": state.provider,
@@ -41,9 +43,11 @@ def status_data(store: BookStore, manifest: Manifest) -> dict[str, Any]:
         "chapters": len(states),
         **{name: statuses.count(name) for name in ("completed", "failed", "pending", "running")},
         "words": sum(state.words for state in states),
-        "calls": sum(state.calls for state in states),
-        "prompt_tokens": sum(state.prompt_tokens for state in states),
-        "completion_tokens": sum(state.completion_tokens for state in states),
+        "calls": sum(state.calls for state in states) + manifest.planning_calls,
+        "prompt_tokens": sum(state.prompt_tokens for state in states)
+        + manifest.planning_usage.prompt_tokens,
+        "completion_tokens": sum(state.completion_tokens for state in states)
+        + manifest.planning_usage.completion_tokens,
         "seconds": round(sum(state.duration for state in states), 3),
         "cached_prompt_tokens": sum(state.cached_prompt_tokens for state in paid),
         "cache_hit_ratio": _ratio(
@@ -52,8 +56,8 @@ def status_data(store: BookStore, manifest: Manifest) -> dict[str, Any]:
         ),
         # Over every chapter paid for, detached ones too; None if any price was unknown.
         "cost_usd": None
-        if any(state.cost_usd is None for state in paid)
-        else round(sum(state.cost_usd or 0.0 for state in paid), 6),
+        if any(state.cost_usd is None for state in paid) or manifest.planning_cost_usd is None
+        else round(sum(state.cost_usd or 0.0 for state in paid) + manifest.planning_cost_usd, 6),
         "usage_estimated": any(state.usage_estimated for state in paid),
     }
     return {
@@ -67,13 +71,15 @@ def status_data(store: BookStore, manifest: Manifest) -> dict[str, Any]:
 
 
 def status_table(data: dict[str, Any]) -> str:
-    headers = ["#", "title", "status", "words", "calls", "cost", "seconds", "error"]
+    headers = ["#", "title", "status", "score", "words", "calls", "cost", "seconds", "error"]
     rows = [
         [
             str(c["number"]),
             _clip(c["title"], 36),
             c["status"]
-            + ("" if c["file_exists"] or c["status"] != "completed" else " (file missing)"),
+            + ("" if c["file_exists"] or c["status"] != "completed" else " (file missing)")
+            + (" (needs review)" if c["needs_review"] else ""),
+            "-" if c["score"] is None else f"{c['score']:.2f}",
             f"{c['words']:,}",
             str(c["calls"]),
             cost_text(c["cost_usd"]),
@@ -88,6 +94,7 @@ def status_table(data: dict[str, Any]) -> str:
             "",
             "total",
             f"{t['completed']}/{t['chapters']} completed",
+            "",
             f"{t['words']:,}",
             str(t["calls"]),
             cost_text(t["cost_usd"]),
@@ -95,7 +102,7 @@ def status_table(data: dict[str, Any]) -> str:
             f"{t['failed']} failed" if t["failed"] else "",
         ]
     )
-    right = {0, 3, 4, 5, 6}
+    right = {0, 3, 4, 5, 6, 7}
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
 
     def line(cells: list[str]) -> str:
@@ -131,3 +138,53 @@ def usage_line(totals: dict[str, Any]) -> str:
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def report_data(manifest: Manifest) -> dict[str, Any]:
+    """Per chapter: the final score, each analyzer's score, iterations used, open findings."""
+    chapters = []
+    for state in manifest.chapters:
+        final = _final_iteration(state.iterations)
+        chapters.append(
+            {
+                "number": state.number,
+                "title": state.title,
+                "status": state.status,
+                "score": state.score,
+                "needs_review": state.needs_review,
+                "iterations": len(state.iterations),
+                "calls": state.calls,
+                "analyzers": final.get("scores", {}) if final else {},
+                "findings": final.get("findings", []) if final else [],
+            }
+        )
+    return {"book": manifest.book, "title": manifest.title, "chapters": chapters}
+
+
+def _final_iteration(iterations: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The version that was kept: the best by (acceptable, score), as the loop chose."""
+    if not iterations:
+        return None
+    return max(iterations, key=lambda it: (bool(it.get("acceptable")), float(it.get("score", 0.0))))
+
+
+def report_text(data: dict[str, Any]) -> str:
+    lines = [f"{data['title']}: quality report"]
+    for c in data["chapters"]:
+        score = "-" if c["score"] is None else f"{c['score']:.2f}"
+        flag = ", needs review" if c["needs_review"] else ""
+        lines.append(
+            f'chapter {c["number"]} "{c["title"]}": {c["status"]}, score {score}, '
+            f"{plural_iterations(c['iterations'])}{flag}"
+        )
+        if c["analyzers"]:
+            lines.append(
+                "  " + ", ".join(f"{name} {value:.2f}" for name, value in c["analyzers"].items())
+            )
+        for finding in c["findings"]:
+            lines.append(f"  - [{finding['severity']}] {finding['message']}")
+    return "\n".join(lines)
+
+
+def plural_iterations(count: int) -> str:
+    return f"{count} iteration" + ("" if count == 1 else "s")

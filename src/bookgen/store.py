@@ -43,6 +43,7 @@ JOURNAL = "manifest.journal"
 OUTLINE = "outline.json"
 CHAPTERS = "chapters"
 LOCK = ".lock"
+DRAFTS = "drafts"
 # The journal is folded into a snapshot once it has more lines than this, or than
 # twice the chapters: rewriting the snapshot then costs O(1) per change on average.
 JOURNAL_MIN_LINES = 256
@@ -361,6 +362,18 @@ class BookStore:
         if save:
             self.save()
 
+    def add_planning(self, usage: Usage, cost: float | None) -> None:
+        """Count a call made for the whole book (the story bible); saved at once."""
+        with self._lock:
+            manifest = self.manifest
+            manifest.planning_usage = manifest.planning_usage + usage
+            manifest.planning_calls += 1
+            if manifest.planning_cost_usd is not None:
+                manifest.planning_cost_usd = (
+                    None if cost is None else manifest.planning_cost_usd + cost
+                )
+        self.checkpoint()
+
     def prepare(self, book: BookSpec, *, source: str | Path) -> Manifest:
         """Create or reconcile the manifest with ``book`` and save outline.json.
 
@@ -376,6 +389,7 @@ class BookStore:
         with self._lock:
             now = time.time()
             old: dict[int, ChapterState] = {}
+            planning: dict[str, Any] = {}
             created = now
             self.book_changed = False
             if self.exists():
@@ -386,6 +400,11 @@ class BookStore:
                         f"{previous.source}; pass --book-name to write this one elsewhere",
                         where=source,
                     )
+                planning = {
+                    "planning_usage": previous.planning_usage,
+                    "planning_calls": previous.planning_calls,
+                    "planning_cost_usd": previous.planning_cost_usd,
+                }
                 old = {state.number: state for state in previous.detached}
                 old.update({state.number: state for state in previous.chapters})
                 created = previous.created_at
@@ -403,6 +422,7 @@ class BookStore:
                 updated_at=now,
                 chapters=states,
                 detached=sorted(old.values(), key=lambda state: state.number),
+                **planning,
             )
             manifest = self._manifest
         atomic_write_text(self.root / OUTLINE, book.model_dump_json(indent=2) + "\n")
@@ -461,6 +481,29 @@ class BookStore:
                 continue
             to_run.append(number)
         return ResumePlan(to_run=to_run, skipped=skipped, reasons=reasons)
+
+    def write_draft(self, number: int, iteration: int, text: str) -> str:
+        """Checkpoint one version of a chapter: ``drafts/NN-iK.md``; returns its path."""
+        relpath = f"{DRAFTS}/{number:02d}-i{iteration}.md"
+        (self.root / DRAFTS).mkdir(exist_ok=True)
+        atomic_write_text(self.root / relpath, text.strip() + "\n")
+        return relpath
+
+    def read_text(self, relpath: str) -> str | None:
+        path = self.root / relpath
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+    def other_chapters(self, number: int) -> dict[int, str]:
+        """The saved text of every other completed chapter (for cross-chapter checks)."""
+        with self._lock:
+            states = [s.model_copy() for s in self.manifest.chapters if s.number != number]
+        texts = {}
+        for state in states:
+            if state.status == "completed" and state.file:
+                path = self.root / state.file
+                if path.is_file():
+                    texts[state.number] = read_chapter_body(path)
+        return texts
 
     def write_chapter(self, chapter: ChapterSpec, text: str) -> tuple[str, str]:
         """Save a finished chapter; returns (relative path, sha256 of the file)."""

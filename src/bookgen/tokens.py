@@ -12,7 +12,12 @@ CHARS_PER_TOKEN = 4
 
 
 def estimate_tokens(text: str) -> int:
-    return max(1, (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN)
+    """About four ASCII characters a token; every other character is counted as a
+    token of its own (CJK and the like take a token or more each), so the estimate
+    errs high where a budget depends on it."""
+    wide = sum(1 for ch in text if ord(ch) > 127)
+    narrow = len(text) - wide
+    return max(1, (narrow + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN + wide)
 
 
 def reserved_tokens(request: CompletionRequest) -> int:

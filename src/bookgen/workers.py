@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from multiprocessing.managers import BaseManager, BaseProxy
 from typing import Any
 
+from bookgen.bible import StoryBible
 from bookgen.cost import Budget, Pricing
 from bookgen.events import Event
 from bookgen.models import BookSpec, ChapterResult, ChapterSpec, ChapterState, Usage
@@ -51,6 +52,10 @@ class WorkerPlan:
     max_iterations: int
     pricing: Pricing
     has_budget: bool
+    tier: str = "ultra"
+    bible_json: str | None = None
+    quality_threshold: float = 0.75
+    known_names: frozenset[str] = frozenset()
 
 
 # --- proxies: what a worker holds instead of the coordinator's objects -------------
@@ -77,7 +82,16 @@ class LimiterProxy(BaseProxy, RateLimiter):
 
 
 class StoreProxy(BaseProxy):
-    _exposed_ = ("state", "update_chapter", "add_usage", "save", "write_chapter")
+    _exposed_ = (
+        "state",
+        "update_chapter",
+        "add_usage",
+        "save",
+        "write_chapter",
+        "write_draft",
+        "read_text",
+        "other_chapters",
+    )
 
     def state(self, number: int) -> ChapterState:
         state: ChapterState = _call(self, "state", (number,))
@@ -95,6 +109,18 @@ class StoreProxy(BaseProxy):
 
     def save(self) -> None:
         _call(self, "save")
+
+    def write_draft(self, number: int, iteration: int, text: str) -> str:
+        relpath: str = _call(self, "write_draft", (number, iteration, text))
+        return relpath
+
+    def read_text(self, relpath: str) -> str | None:
+        text: str | None = _call(self, "read_text", (relpath,))
+        return text
+
+    def other_chapters(self, number: int) -> dict[int, str]:
+        texts: dict[int, str] = _call(self, "other_chapters", (number,))
+        return texts
 
     def write_chapter(self, chapter: ChapterSpec, text: str) -> tuple[str, str]:
         written: tuple[str, str] = _call(self, "write_chapter", (chapter, text))
@@ -243,6 +269,10 @@ class SharedRun:
         max_retries: int,
         max_iterations: int,
         pricing: Pricing,
+        tier: str = "ultra",
+        bible_json: str | None = None,
+        quality_threshold: float = 0.75,
+        known_names: frozenset[str] = frozenset(),
     ) -> WorkerPlan:
         return WorkerPlan(
             address=self.address,
@@ -254,6 +284,10 @@ class SharedRun:
             max_iterations=max_iterations,
             pricing=pricing,
             has_budget=self.budget is not None,
+            tier=tier,
+            bible_json=bible_json,
+            quality_threshold=quality_threshold,
+            known_names=known_names,
         )
 
     def close(self) -> None:
@@ -309,10 +343,16 @@ def _start_worker(plan: WorkerPlan) -> None:
         book_name=plan.book_name,
         store=manager.store(),  # type: ignore[attr-defined]
         caller=caller,
-        prompts=PromptBuilder(book),
+        prompts=PromptBuilder(
+            book,
+            tier=plan.tier,  # type: ignore[arg-type]
+            bible=StoryBible.model_validate_json(plan.bible_json) if plan.bible_json else None,
+        ),
         events=manager.events(),  # type: ignore[attr-defined]
         max_iterations=plan.max_iterations,
         cancel=cancel,
+        quality_threshold=plan.quality_threshold,
+        known_names=plan.known_names,
     )
 
 

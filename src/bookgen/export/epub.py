@@ -25,7 +25,9 @@ p.first, .title-page p { text-indent: 0; }
 
 def paragraphs(text: str) -> str:
     blocks = [" ".join(block.split()) for block in text.split("\n\n") if block.strip()]
-    opening = ['<p class="first">'] + ["<p>"] * max(0, len(blocks) - 1)
+    if not blocks:
+        return ""
+    opening = ['<p class="first">'] + ["<p>"] * (len(blocks) - 1)
     return "\n".join(
         f"{tag}{html.escape(block)}</p>" for tag, block in zip(opening, blocks, strict=True)
     )

@@ -87,6 +87,19 @@ class SimProvider(Provider):
         self._seen: dict[str, int] = {}
         self.calls = 0
 
+    def _bible(self, request: CompletionRequest, key: str, latency: float) -> Completion:
+        text = sim_bible(request.prompt_text)
+        return Completion(
+            text=text,
+            usage=Usage(
+                prompt_tokens=estimate_tokens(request.prompt_text),
+                completion_tokens=estimate_tokens(text),
+            ),
+            latency=latency,
+            provider=self.name,
+            model=self.model,
+        )
+
     def complete(self, request: CompletionRequest) -> Completion:
         key = hashlib.sha256(
             f"{self.settings.seed}\x00{self.model}\x00{request.prompt_text}".encode()
@@ -104,6 +117,8 @@ class SimProvider(Provider):
             raise JobCancelled("interrupted")
         if rng.random() < self.settings.fail_rate:
             raise TransientProviderError("simulated server error (sim fail_rate)")
+        if request.metadata.get("step") == "bible":
+            return self._bible(request, key, time.monotonic() - started)
         words = requested_words(request)
         capacity = max(1, int(request.max_tokens * WORDS_PER_TOKEN))
         finish: FinishReason = "stop"
@@ -123,6 +138,36 @@ class SimProvider(Provider):
             provider=self.name,
             model=self.model,
         )
+
+
+_OUTLINE_LINE = re.compile(r"^(\d+)\. ([^:\n]+)(?:: (.*))?$", re.M)
+
+
+def sim_bible(prompt: str) -> str:
+    """A story bible as JSON, from the outline in the planning prompt: the names it
+    mentions and a contract per chapter (a model would add much more)."""
+    corpus = _corpus()
+    skip = set(corpus["not_names"])
+    names: dict[str, None] = {}
+    chapters = []
+    for number, title, synopsis in _OUTLINE_LINE.findall(prompt):
+        found = [w for w in re.findall(r"\b[A-Z][a-z]{2,}\b", synopsis or "") if w not in skip]
+        names.update(dict.fromkeys(found))
+        chapters.append(
+            {
+                "number": int(number),
+                "starts": (synopsis or title).strip(),
+                "characters": sorted(set(found)),
+            }
+        )
+    bible = {
+        "characters": [{"name": name, "role": "", "traits": "", "arc": ""} for name in names],
+        "places": [],
+        "rules": [],
+        "style_sheet": ["Simulated bible: built by the sim provider from the outline."],
+        "chapters": chapters,
+    }
+    return json.dumps(bible, indent=2)
 
 
 def _append_line(path: str, text: str) -> None:
@@ -156,6 +201,8 @@ def write_prose(target: int, seed: str, request: CompletionRequest) -> str:
             paragraph = " ".join(words).rstrip(",;:")
             if not paragraph.endswith((".", "!", "?", '"')):
                 paragraph += "."
+            if paragraph.count('"') % 2:
+                paragraph += '"'  # a cut inside dialogue still closes the quotation
         paragraphs.append(paragraph)
         total += len(words)
     return "\n\n".join(paragraphs)

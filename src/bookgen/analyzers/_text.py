@@ -1,0 +1,55 @@
+"""Splitting prose into words, sentences and paragraphs, the same way for every analyzer.
+
+The rules are deliberately simple (an abbreviation such as "Mr." ends a sentence): the
+analyzers compare counts and shapes, so consistency matters more than linguistic
+precision, and regular expressions keep each analyzer well inside its 20 ms budget.
+"""
+
+from __future__ import annotations
+
+import re
+
+WORD = re.compile(r"\w+(?:['’]\w+)*")
+# A sentence runs to its terminal punctuation (plus closing quotes or brackets) when
+# whitespace or the end of the line follows; a line without one is a sentence too.
+_SENTENCE = re.compile(r"\S.*?(?:[.!?…]+[\"'”’)\]]*(?=\s|$)|$)", re.MULTILINE)
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text`` ("don't" and "Mara’s" are one word each)."""
+    return WORD.findall(text)
+
+
+def word_count(text: str) -> int:
+    return len(WORD.findall(text))
+
+
+def paragraphs(text: str) -> list[str]:
+    """Blocks separated by blank lines, stripped, empty ones dropped."""
+    return [block.strip() for block in _PARAGRAPH_BREAK.split(text) if block.strip()]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Where each sentence starts and ends; a sentence never crosses a line break."""
+    return [m.span() for m in _SENTENCE.finditer(text) if WORD.search(m.group())]
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of ``text``, in order (dialogue lines stay separate)."""
+    return [text[start:end] for start, end in sentence_spans(text)]
+
+
+def key(text: str) -> str:
+    """A comparison key: lower-case words only, so punctuation and spacing don't matter."""
+    return " ".join(WORD.findall(text.lower()))
+
+
+def quote(text: str, limit: int = 60) -> str:
+    """``text`` on one line, cut at a word to about ``limit`` characters, for a message."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def clamp(value: float) -> float:
+    return max(0.0, min(1.0, value))

@@ -1,0 +1,110 @@
+"""Readability against the audience: Flesch reading ease and Flesch-Kincaid grade.
+
+The audience is read from the book's free-text audience ("readers aged 12 to 16",
+"children", "researchers") into one of four bands. The formulas come from textstat
+(syllables from the CMU pronouncing dictionary, pyphen for the rest), computed on
+whole chapters; shorter texts are too noisy to judge.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+import textstat
+
+from bookgen.analyzers._text import word_count
+from bookgen.analyzers.base import Draft, Finding, Result
+
+MIN_WORDS = 150
+EASE_MARGIN = 10.0  # reading-ease points past the band before a finding is major
+GRADE_MARGIN = 2.0  # grades past the band before a finding is major
+
+
+class Band(NamedTuple):
+    readers: str
+    ease_min: float  # Flesch reading ease: higher is easier
+    ease_max: float
+    grade_min: float  # Flesch-Kincaid grade: higher is harder
+    grade_max: float
+
+
+BANDS = {
+    "children": Band("children", 75.0, 120.0, -5.0, 6.0),
+    "young adult": Band("young adult readers", 60.0, 110.0, -5.0, 9.0),
+    "general": Band("general readers", 50.0, 105.0, -5.0, 12.0),
+    "academic": Band("academic readers", 0.0, 70.0, 8.0, 30.0),
+}
+_CHILD = re.compile(r"\b(?:child|children|kids?|picture book|early readers?|middle grade)\b")
+_TEEN = re.compile(r"\b(?:young adults?|teens?|teenagers?|adolescents?|ya)\b")
+_ACADEMIC = re.compile(
+    r"\b(?:academic|scholars?|scholarly|researchers?|specialists?|experts?|professionals?|"
+    r"graduate|postgraduate|technical)\b"
+)
+_AGES = re.compile(r"\b(\d{1,2})\s*(?:\+|-|–|to)?\s*(\d{1,2})?\b")
+
+
+def audience_band(audience: str) -> Band:
+    """The band for a free-text audience; ages decide when given ("aged 12 to 16").
+
+    >>> audience_band("readers aged 12 to 16").readers
+    'young adult readers'
+    """
+    text = audience.lower()
+    if "age" in text and (ages := [int(a) for m in _AGES.finditer(text) for a in m.groups() if a]):
+        if max(ages) <= 12:
+            return BANDS["children"]
+        return BANDS["general" if min(ages) >= 18 else "young adult"]
+    for pattern, band in ((_CHILD, "children"), (_TEEN, "young adult"), (_ACADEMIC, "academic")):
+        if pattern.search(text):
+            return BANDS[band]
+    return BANDS["general"]
+
+
+class ReadabilityAnalyzer:
+    """How hard the prose is to read, against the audience's band.
+
+    >>> result = READABILITY(Draft("The cat sat. " * 60, 1, "Cats", 180, audience="scholars"))
+    >>> result.findings[0].message[:49]
+    'The prose is simpler than academic readers expect'
+    """
+
+    name = "readability"
+    weight = 1.0
+
+    def __call__(self, draft: Draft) -> Result:
+        if word_count(draft.text) < MIN_WORDS:
+            return Result(self.name, 1.0)
+        band = audience_band(draft.audience)
+        ease = float(textstat.flesch_reading_ease(draft.text))
+        grade = float(textstat.flesch_kincaid_grade(draft.text))
+        # How far outside the band, in margins: past one margin the finding is major.
+        too_hard = max(
+            (band.ease_min - ease) / EASE_MARGIN, (grade - band.grade_max) / GRADE_MARGIN
+        )
+        too_easy = max(
+            (ease - band.ease_max) / EASE_MARGIN, (band.grade_min - grade) / GRADE_MARGIN
+        )
+        measured = f"reading ease {ease:.0f}, grade {grade:.1f}"
+        if too_hard > 0:
+            excess = too_hard
+            message = (
+                f"The prose is too hard for {band.readers} ({measured}; aim for reading ease "
+                f"{band.ease_min:.0f} or more, grade {band.grade_max:.0f} or less). "
+                "Use shorter sentences and plainer, more concrete words."
+            )
+        elif too_easy > 0:
+            excess = too_easy
+            message = (
+                f"The prose is simpler than {band.readers} expect ({measured}; aim for reading "
+                f"ease {band.ease_max:.0f} or less, grade {band.grade_min:.0f} or more). "
+                "Use fuller sentences and more precise vocabulary."
+            )
+        else:
+            return Result(self.name, 1.0)
+        if excess > 1.0:
+            return Result(self.name, 0.4, [Finding(self.name, "major", message)])
+        return Result(self.name, 0.75, [Finding(self.name, "minor", message)])
+
+
+READABILITY = ReadabilityAnalyzer()

@@ -1,0 +1,202 @@
+"""The enhance loop: prompt -> generate -> analyze -> enhance, until the chapter is good.
+
+A chapter's first draft is measured by the analyzers. While it is unacceptable (a hard
+defect) or scores under ``--quality-threshold``, and calls remain (``--max-iterations``
+counts the calls a chapter may make):
+
+1. rules repair what they can without a call (strip leaked chatter and code fences,
+   cut a degenerate repeated tail), and the result is measured again;
+2. otherwise a truncated or merely short draft gets a continuation call, and any
+   other draft a revision call that carries the draft and the findings.
+
+The best version so far is kept (an acceptable one over an unacceptable one, then the
+higher score). The loop stops at the threshold, at the iteration limit, or when a new
+version does not improve on the best (plateau). Every version is checkpointed before
+the next call: ``drafts/NN-iK.md`` and its scores and findings in the manifest, so a
+crash resumes at the last finished iteration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bookgen.analyzers import Analysis, analyze
+from bookgen.analyzers.base import Draft as AnalyzerDraft
+from bookgen.analyzers.base import GenreStyle
+from bookgen.analyzers.leaks import strip_leaks
+from bookgen.analyzers.loops import cut_repeated_tail
+from bookgen.store import count_words
+
+if TYPE_CHECKING:
+    from bookgen.pipeline import ChapterJob
+
+# A new version must beat the best by this much to count as progress.
+PLATEAU_EPSILON = 0.01
+
+
+@dataclass
+class Version:
+    text: str
+    finish_reason: str
+    analysis: Analysis
+    kind: str  # draft, continuation, revision, repair
+    iteration: int
+    calls: int  # generation calls spent up to and including this version
+
+    @property
+    def rank(self) -> tuple[bool, float]:
+        return (self.analysis.acceptable, self.analysis.score)
+
+    @property
+    def words(self) -> int:
+        return count_words(self.text)
+
+
+class QualityLoop:
+    """Runs the loop for one chapter job (its provider calls go through the job)."""
+
+    def __init__(self, job: ChapterJob) -> None:
+        self.job = job
+        self.ctx = job.ctx
+        self.chapter = job.chapter
+        self.records: list[dict[str, Any]] = []
+        self.others = self.ctx.store.other_chapters(self.chapter.number)
+
+    # --- measuring -----------------------------------------------------------------
+
+    def measure(self, text: str, finish_reason: str) -> Analysis:
+        ctx, chapter = self.ctx, self.chapter
+        bible = ctx.prompts.bible
+        required: frozenset[str] = frozenset()
+        known: frozenset[str] = ctx.known_names
+        if bible is not None and (contract := bible.contract(chapter.number)) is not None:
+            required = frozenset(part for name in contract.characters for part in name.split()[:1])
+        preset = ctx.prompts.preset
+        return analyze(
+            AnalyzerDraft(
+                text=text,
+                number=chapter.number,
+                title=chapter.title,
+                target_words=ctx.book.target_for(chapter),
+                finish_reason=finish_reason,
+                is_last=ctx.book.is_last(chapter),
+                audience=ctx.book.audience,
+                style=GenreStyle(
+                    ctx.book.genre,
+                    float(preset["dialogue_min"]),
+                    float(preset["dialogue_max"]),
+                    float(preset["sentence_cv_min"]),
+                ),
+                others=self.others,
+                known_names=known,
+                required_names=required,
+            )
+        )
+
+    def good(self, version: Version) -> bool:
+        return version.analysis.acceptable and version.analysis.score >= self.ctx.quality_threshold
+
+    # --- checkpoints -----------------------------------------------------------------
+
+    def checkpoint(self, version: Version) -> None:
+        """The version on disk and in the manifest before anything else is paid for."""
+        relpath = self.ctx.store.write_draft(self.chapter.number, version.iteration, version.text)
+        self.records.append(
+            {
+                "iteration": version.iteration,
+                "kind": version.kind,
+                "calls": version.calls,
+                "finish_reason": version.finish_reason,
+                "file": relpath,
+                **version.analysis.as_json(),
+            }
+        )
+        self.ctx.store.update_chapter(self.chapter.number, iterations=list(self.records))
+
+    def resume(self, records: list[dict[str, Any]]) -> list[Version]:
+        """The versions a crashed run finished, read back from drafts/."""
+        versions = []
+        for record in records:
+            text = self.ctx.store.read_text(str(record["file"]))
+            if text is None:
+                break
+            finish = str(record.get("finish_reason", "stop"))
+            versions.append(
+                Version(
+                    text,
+                    finish,
+                    self.measure(text, finish),
+                    str(record["kind"]),
+                    int(record["iteration"]),
+                    int(record["calls"]),
+                )
+            )
+            self.records.append(record)
+        return versions
+
+    # --- the loop ----------------------------------------------------------------------
+
+    def run(self, resumed: list[dict[str, Any]]) -> Version:
+        versions = self.resume(resumed) if resumed else []
+        if versions:
+            self.job.calls_before_resume = versions[-1].calls
+        else:
+            completion = self.job.generate(self.ctx.prompts.chapter(self.chapter), self.job.target)
+            first = Version(
+                completion.text.strip(),
+                completion.finish_reason,
+                self.measure(completion.text.strip(), completion.finish_reason),
+                "draft",
+                1,
+                1,
+            )
+            self.checkpoint(first)
+            versions = [first]
+        best = max(versions, key=lambda v: v.rank)
+        current = versions[-1]
+        while not self.good(best):
+            repaired_text = cut_repeated_tail(strip_leaks(current.text))
+            if repaired_text.strip() and repaired_text != current.text:
+                current = self.next_version(
+                    current, repaired_text, current.finish_reason, "repair", current.calls
+                )
+            elif current.calls >= self.ctx.max_iterations:
+                break
+            else:
+                current = self.enhance(current)
+            if current.rank > best.rank and (
+                current.analysis.acceptable != best.analysis.acceptable
+                or current.analysis.score > best.analysis.score + PLATEAU_EPSILON
+            ):
+                best = current
+            elif current.kind != "repair":
+                break  # plateau: another call is unlikely to do better
+        return best
+
+    def next_version(
+        self, previous: Version, text: str, finish: str, kind: str, calls: int
+    ) -> Version:
+        version = Version(
+            text, finish, self.measure(text, finish), kind, previous.iteration + 1, calls
+        )
+        self.checkpoint(version)
+        return version
+
+    def enhance(self, current: Version) -> Version:
+        prompts, chapter, target = self.ctx.prompts, self.chapter, self.job.target
+        hard = {f.analyzer for f in current.analysis.findings if f.severity == "hard"}
+        truncated = current.finish_reason == "length" or "truncation" in hard
+        if truncated or (hard == {"length"} and current.words < target):
+            missing = max(target - current.words, 1)
+            completion = self.job.generate(prompts.continuation(chapter, current.text), missing)
+            text = current.text.rstrip() + "\n\n" + completion.text.strip()
+            return self.next_version(
+                current, text, completion.finish_reason, "continuation", current.calls + 1
+            )
+        findings = [finding.message for finding in current.analysis.findings]
+        completion = self.job.generate(prompts.revision(chapter, current.text, findings), target)
+        text = completion.text.strip()
+        return self.next_version(
+            current, text, completion.finish_reason, "revision", current.calls + 1
+        )

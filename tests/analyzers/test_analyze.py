@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import doctest
+import importlib
+from dataclasses import dataclass
+
+import pytest
+
+from bookgen.analyzers import ANALYZERS, Analysis, analyze
+from bookgen.analyzers.base import Draft, Finding, Result
+from bookgen.analyzers.leaks import strip_leaks
+from bookgen.analyzers.repetition import cut_repeated_tail
+from tests.analyzers.helpers import BODY, CLEAN, KNOWN, draft
+
+LOOPED = "She turned the page and found the same figures staring back at her, again and again."
+
+
+@dataclass
+class Fixed:
+    """An analyzer that returns what it is told."""
+
+    name: str
+    weight: float
+    score: float
+    findings: tuple[Finding, ...] = ()
+
+    def __call__(self, draft: Draft) -> Result:
+        return Result(self.name, self.score, list(self.findings))
+
+
+def test_the_clean_3000_word_chapter_triggers_nothing() -> None:
+    backwards = "\n\n".join(" ".join(p.split()[::-1]) for p in CLEAN.split("\n\n"))
+    others = {1: BODY, 2: "Rain fell on Kellhaven all night.\n\n" + BODY, 4: backwards}
+    analysis = analyze(
+        draft(CLEAN, target_words=3000, others=others, required_names=frozenset({"Osk"}))
+    )
+    assert analysis.findings == []
+    assert analysis.acceptable
+    assert analysis.score == 1.0
+    assert [r.score for r in analysis.results] == [1.0] * len(ANALYZERS)
+
+
+def test_registry_order_names_and_weights() -> None:
+    assert [(a.name, a.weight) for a in ANALYZERS] == [
+        ("truncation", 3.0),
+        ("length", 3.0),
+        ("leaks", 3.0),
+        ("ending", 3.0),
+        ("repetition", 3.0),
+        ("continuity", 2.0),
+        ("readability", 1.0),
+        ("style", 1.0),
+        ("cliches", 1.0),
+    ]
+
+
+def test_score_is_the_weighted_mean() -> None:
+    analysis = analyze(draft(BODY), [Fixed("a", 3.0, 0.0), Fixed("b", 1.0, 1.0)])
+    assert analysis.score == pytest.approx(0.25)
+    assert [r.analyzer for r in analysis.results] == ["a", "b"]
+
+
+def test_a_hard_finding_makes_the_draft_unacceptable_whatever_its_score() -> None:
+    hard = Finding("a", "hard", "cut off")
+    analysis = analyze(draft(BODY), [Fixed("a", 1.0, 1.0, (hard,)), Fixed("b", 9.0, 1.0)])
+    assert (analysis.score, analysis.acceptable) == (1.0, False)
+
+
+def test_major_and_minor_findings_leave_it_acceptable() -> None:
+    findings = (Finding("a", "major", "x"), Finding("a", "minor", "y"))
+    analysis = analyze(draft(BODY), [Fixed("a", 1.0, 0.2, findings)])
+    assert analysis.acceptable
+    assert analysis.score == pytest.approx(0.2)
+
+
+def test_findings_are_ordered_hard_major_minor_stably() -> None:
+    minor, major = Finding("a", "minor", "m1"), Finding("a", "major", "M1")
+    hard1, hard2 = Finding("b", "hard", "H1"), Finding("c", "hard", "H2")
+    analysis = analyze(
+        draft(BODY),
+        [
+            Fixed("a", 1.0, 0.5, (minor, major)),
+            Fixed("b", 1.0, 0.0, (hard1,)),
+            Fixed("c", 1.0, 0.0, (hard2,)),
+        ],
+    )
+    assert analysis.findings == [hard1, hard2, major, minor]
+
+
+def test_as_json_for_the_manifest() -> None:
+    analysis = Analysis(
+        score=2 / 3,
+        results=[Result("length", 1 / 3, [Finding("length", "major", "short")]), Result("x", 1.0)],
+        findings=[Finding("length", "major", "short")],
+        acceptable=True,
+    )
+    assert analysis.as_json() == {
+        "score": 0.6667,
+        "acceptable": True,
+        "analyzers": {"length": 0.3333, "x": 1.0},
+        "findings": [{"analyzer": "length", "severity": "major", "message": "short"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "finish_reason", "analyzer"),
+    [
+        (" ".join(CLEAN.split()[:1200]) + ".", "stop", "length"),
+        (CLEAN, "length", "truncation"),
+        (CLEAN.rstrip().rstrip("."), "stop", "truncation"),
+        ("Here is the chapter you asked for:\n\n" + CLEAN, "stop", "leaks"),
+        (CLEAN + "\n\nI hope you enjoyed it! Let me know if you'd like changes.", "stop", "leaks"),
+        (CLEAN + ("\n\n" + LOOPED) * 4, "stop", "repetition"),
+        (CLEAN + "\n\nThe End.", "stop", "ending"),
+    ],
+)
+def test_each_known_defect_makes_a_chapter_unacceptable(
+    text: str, finish_reason: str, analyzer: str
+) -> None:
+    analysis = analyze(draft(text, finish_reason=finish_reason))
+    assert not analysis.acceptable
+    assert analysis.findings[0].analyzer == analyzer
+    assert analysis.findings[0].severity == "hard"
+
+
+def test_rule_repairs_restore_a_leaky_looping_chapter() -> None:
+    text = "Sure! Here is chapter 3:\n\n" + CLEAN + ("\n\n" + LOOPED) * 5 + "\n\nWord count: 3,100"
+    assert not analyze(draft(text)).acceptable
+    repaired = cut_repeated_tail(strip_leaks(text))
+    assert repaired == CLEAN.rstrip() + "\n\n" + LOOPED
+    analysis = analyze(draft(repaired))
+    assert analysis.acceptable
+    assert analysis.findings == []
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "bookgen.analyzers",
+        "bookgen.analyzers.cliches",
+        "bookgen.analyzers.continuity",
+        "bookgen.analyzers.ending",
+        "bookgen.analyzers.leaks",
+        "bookgen.analyzers.length",
+        "bookgen.analyzers.loops",
+        "bookgen.analyzers.readability",
+        "bookgen.analyzers.repetition",
+        "bookgen.analyzers.style",
+        "bookgen.analyzers.truncation",
+    ],
+)
+def test_docstring_examples_hold(module: str) -> None:
+    failed, attempted = doctest.testmod(importlib.import_module(module))
+    assert attempted > 0
+    assert failed == 0
+
+
+def test_known_fixture_names_are_the_cast() -> None:
+    assert KNOWN == frozenset({"Ines Calder", "Tobias Wren", "Osk", "Kellhaven", "Marrow Point"})

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bookgen.analyzers.base import Finding
+from bookgen.analyzers.readability import READABILITY, audience_band
+from tests.analyzers.helpers import BODY, CLEAN, FIXTURES, draft
+
+# Dense academic prose: reading ease about -82, grade about 33.
+ACADEMIC = (FIXTURES / "academic.txt").read_text(encoding="utf-8").strip()
+# BODY with two academic sentences: reading ease 47.7, grade 10.9.
+MIXED = BODY + " " + " ".join(re.split(r"(?<=\.) ", ACADEMIC)[:2])
+
+
+@pytest.mark.parametrize(
+    ("audience", "band"),
+    [
+        ("general readers", "general readers"),
+        ("adults who like sea stories", "general readers"),
+        ("readers aged 12 to 16", "young adult readers"),
+        ("ages 14+", "young adult readers"),
+        ("teenagers", "young adult readers"),
+        ("Young Adult", "young adult readers"),
+        ("children aged 6-9", "children"),
+        ("ages 8 to 12", "children"),
+        ("kids who love boats", "children"),
+        ("middle grade", "children"),
+        ("readers aged 18 and over", "general readers"),
+        ("academic historians", "academic readers"),
+        ("researchers and graduate students", "academic readers"),
+    ],
+)
+def test_audience_band(audience: str, band: str) -> None:
+    assert audience_band(audience).readers == band
+
+
+def test_slightly_too_hard_for_general_readers_is_minor() -> None:
+    result = READABILITY(draft(MIXED))
+    assert result.score == 0.75
+    assert result.findings == [
+        Finding(
+            "readability",
+            "minor",
+            "The prose is too hard for general readers (reading ease 48, grade 10.9; aim for "
+            "reading ease 50 or more, grade 12 or less). Use shorter sentences and plainer, more "
+            "concrete words.",
+        )
+    ]
+
+
+def test_the_same_text_is_far_too_hard_for_young_adults() -> None:
+    result = READABILITY(draft(MIXED, audience="readers aged 12 to 16"))
+    assert result.score == 0.4
+    assert result.findings == [
+        Finding(
+            "readability",
+            "major",
+            "The prose is too hard for young adult readers (reading ease 48, grade 10.9; aim for "
+            "reading ease 60 or more, grade 9 or less). Use shorter sentences and plainer, more "
+            "concrete words.",
+        )
+    ]
+
+
+def test_academic_prose_is_major_for_general_readers() -> None:
+    [finding] = READABILITY(draft(ACADEMIC)).findings
+    assert finding.severity == "major"
+    assert finding.message.startswith("The prose is too hard for general readers (reading ease -82")
+
+
+def test_plain_fiction_is_too_simple_for_an_academic_audience() -> None:
+    assert READABILITY(draft(CLEAN, audience="academic readers")).findings == [
+        Finding(
+            "readability",
+            "major",
+            "The prose is simpler than academic readers expect (reading ease 90, grade 3.9; aim "
+            "for reading ease 70 or less, grade 8 or more). Use fuller sentences and more precise "
+            "vocabulary.",
+        )
+    ]
+
+
+@pytest.mark.parametrize("audience", ["general readers", "readers aged 12 to 16", "children"])
+def test_clean_chapter_suits_fiction_audiences(audience: str) -> None:
+    assert READABILITY(draft(CLEAN, audience=audience)).findings == []
+
+
+def test_short_texts_are_not_judged() -> None:
+    short = " ".join(ACADEMIC.split()[:140])
+    assert READABILITY(draft(short, audience="children")).findings == []
