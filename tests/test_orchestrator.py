@@ -404,20 +404,49 @@ async def test_the_iteration_limit_holds_and_the_chapter_is_flagged(
 async def test_a_plateau_stops_the_loop_and_the_best_draft_is_kept(
     outline: Path, tmp_path: Path, scripted: ScriptedProvider
 ) -> None:
-    early_end = prose(290, "i") + "\n\nThe End."
-    worse = " ".join(prose(120, "j").split()) + " and"
-    scripted.enqueue(early_end, worse, early_end)
-    orchestrator = make(outline, tmp_path, scripted, max_iterations=4)
+    first = prose(300, "i")
+    worse = prose(150, "j")  # acceptable? no: under 60% is a hard defect, so worse
+    scripted.enqueue(first, worse, prose(300, "n"))
+    # A threshold no draft reaches: only the plateau rule can stop the loop early.
+    orchestrator = make(outline, tmp_path, scripted, max_iterations=4, quality_threshold=0.999)
     results = await orchestrator.generate_chapters_parallel([1])
     state = orchestrator.store.manifest.state(1)
-    # The revision was worse and the loop stopped rather than paying on.
-    assert results[0].calls == 2
+    assert results[0].calls == 2  # the revision did not improve on an acceptable draft: stop
     assert [it["kind"] for it in state.iterations] == ["draft", "revision"]
     saved = (tmp_path / "books/the-test-book" / state.file).read_text()  # type: ignore[operator]
-    assert saved.rstrip().endswith("The End.")  # the better of the two drafts
-    assert state.needs_review
-    # The revision prompt carried the findings.
-    assert "The End" in scripted.history[1].messages[-1].content
+    assert saved.split("\n\n", 1)[1].strip() == first.strip()  # the better draft was kept
+    assert not state.needs_review
+    assert (
+        "An editor" in scripted.history[1].messages[-1].content
+        or "editor" in scripted.history[1].messages[-1].content
+    )
+
+
+async def test_an_unacceptable_draft_is_worth_every_remaining_call(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    looping = (
+        prose(200, "o")
+        + ("\n\n" + "She waited by the door and counted the boats in the harbour again.") * 6
+    )
+    scripted.enqueue(looping, looping, looping, prose(300, "p"))
+    orchestrator = make(outline, tmp_path, scripted, max_iterations=4)
+    results = await orchestrator.generate_chapters_parallel([1])
+    # The repeated tail is cut by rule; what is left is short, so it is continued.
+    assert results[0].needs_review is False
+    assert results[0].calls <= 4
+
+
+async def test_an_early_end_marker_is_removed_by_rule(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    scripted.enqueue(prose(300, "q") + "\n\nThe End.")
+    orchestrator = make(outline, tmp_path, scripted)
+    results = await orchestrator.generate_chapters_parallel([1])
+    state = orchestrator.store.manifest.state(1)
+    assert (results[0].calls, [it["kind"] for it in state.iterations]) == (1, ["draft", "repair"])
+    saved = (tmp_path / "books/the-test-book" / state.file).read_text()  # type: ignore[operator]
+    assert "The End" not in saved
 
 
 async def test_rules_repair_leaked_chatter_without_a_call(

@@ -18,6 +18,7 @@ crash resumes at the last finished iteration.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,16 @@ if TYPE_CHECKING:
 
 # A new version must beat the best by this much to count as progress.
 PLATEAU_EPSILON = 0.01
+# "The End", "To be continued" and the like as the last line of a chapter that is not last.
+_END_MARKER = re.compile(
+    r"\n\s*[#*_ -]*(?:the end|fin|finis|to be continued)[.!…]*[#*_ -]*\s*$", re.IGNORECASE
+)
+
+
+def strip_end_marker(text: str) -> str:
+    """Remove a closing end-of-book marker line (a rule repair; no call needed)."""
+    stripped = _END_MARKER.sub("", text.rstrip())
+    return stripped if stripped != text.rstrip() else text
 
 
 @dataclass
@@ -157,6 +168,8 @@ class QualityLoop:
         current = versions[-1]
         while not self.good(best):
             repaired_text = cut_repeated_tail(strip_leaks(current.text))
+            if not self.ctx.book.is_last(self.chapter):
+                repaired_text = strip_end_marker(repaired_text)
             if repaired_text.strip() and repaired_text != current.text:
                 current = self.next_version(
                     current, repaired_text, current.finish_reason, "repair", current.calls
@@ -170,8 +183,10 @@ class QualityLoop:
                 or current.analysis.score > best.analysis.score + PLATEAU_EPSILON
             ):
                 best = current
-            elif current.kind != "repair":
-                break  # plateau: another call is unlikely to do better
+            elif current.kind != "repair" and best.analysis.acceptable:
+                # Plateau: an acceptable draft that another call does not improve is kept.
+                # An unacceptable one is worth the calls that remain.
+                break
         return best
 
     def next_version(
