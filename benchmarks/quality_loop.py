@@ -46,7 +46,9 @@ class FlawedSim(SimProvider):
         if flaw == "short":
             text = " ".join(words[: len(words) // 4]).rstrip(",;") + "."
         elif flaw == "truncated":
-            return answer.model_copy(update={"text": " ".join(words[: len(words) * 2 // 3]), "finish_reason": "length"})
+            return answer.model_copy(
+                update={"text": " ".join(words[: len(words) * 2 // 3]), "finish_reason": "length"}
+            )
         elif flaw == "chatter":
             text = f"Sure! Here is the chapter you asked for:\n\n{text}\n\nI hope you enjoyed it! Let me know if you want changes."
         elif flaw == "loop":
@@ -74,13 +76,24 @@ def main() -> None:
         for state in orchestrator.store.manifest.chapters:
             chapter = book.chapter(state.number)
             text = read_chapter_body(Path(tmp) / orchestrator.store.name / str(state.file))
-            analysis = analyze(Draft(text=text, number=state.number, title=state.title,
-                                     target_words=book.target_for(chapter), is_last=book.is_last(chapter)))
+            analysis = analyze(
+                Draft(
+                    text=text,
+                    number=state.number,
+                    title=state.title,
+                    target_words=book.target_for(chapter),
+                    is_last=book.is_last(chapter),
+                )
+            )
             left += [f.analyzer for f in analysis.findings if f.severity == "hard"]
         calls = Counter(r.calls for r in results)
         print(f"flawed answers: {dict(provider.flaws)} of {provider.calls} calls")
-        print(f"calls per chapter: {dict(sorted(calls.items()))} (mean {sum(r.calls for r in results) / len(results):.2f})")
-        print(f"chapters needing review: {sum(r.needs_review for r in results)}; hard defects left: {left or 'none'}")
+        print(
+            f"calls per chapter: {dict(sorted(calls.items()))} (mean {sum(r.calls for r in results) / len(results):.2f})"
+        )
+        print(
+            f"chapters needing review: {sum(r.needs_review for r in results)}; hard defects left: {left or 'none'}"
+        )
 
 
 if __name__ == "__main__":

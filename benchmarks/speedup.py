@@ -35,7 +35,9 @@ def outline(chapters: int, folder: Path) -> Path:
 
 def main() -> None:
     print(f"machine: {platform.machine()}, Python {platform.python_version()}")
-    print("| chapters | workers | latency s | sequential s | parallel s | speedup | ideal speedup | efficiency |")
+    print(
+        "| chapters | workers | latency s | sequential s | parallel s | speedup | ideal speedup | efficiency |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for chapters, workers, latency in CASES:

@@ -122,10 +122,9 @@ def _run(settings: CompareSettings, folder: Path, workers: int) -> Run:
 
 def warm_up() -> None:
     """Load what the first chapter job of a process would otherwise load (the analyzers'
-    dictionaries take seconds), so neither run is charged for it."""
-    analyze(
-        Draft(text="A short warm-up text. It ends here.", number=1, title="Warm", target_words=8)
-    )
+    dictionaries take about a second), so neither run is charged for it."""
+    text = " ".join(["The keeper climbed the stairs and lit the lamp before the storm came."] * 20)
+    analyze(Draft(text=text, number=1, title="Warm", target_words=300))
 
 
 def compare(settings: CompareSettings) -> Comparison:

@@ -44,6 +44,8 @@ OUTLINE = "outline.json"
 CHAPTERS = "chapters"
 LOCK = ".lock"
 DRAFTS = "drafts"
+# Cross-chapter checks compare a chapter with at most this many others (the nearest).
+OTHER_CHAPTERS = 30
 # The journal is folded into a snapshot once it has more lines than this, or than
 # twice the chapters: rewriting the snapshot then costs O(1) per change on average.
 JOURNAL_MIN_LINES = 256
@@ -493,10 +495,16 @@ class BookStore:
         path = self.root / relpath
         return path.read_text(encoding="utf-8") if path.is_file() else None
 
-    def other_chapters(self, number: int) -> dict[int, str]:
-        """The saved text of every other completed chapter (for cross-chapter checks)."""
+    def other_chapters(self, number: int, *, limit: int = OTHER_CHAPTERS) -> dict[int, str]:
+        """The saved text of the completed chapters nearest to ``number`` (for the
+        cross-chapter checks): at most ``limit``, so a long book costs the same per chapter."""
         with self._lock:
-            states = [s.model_copy() for s in self.manifest.chapters if s.number != number]
+            done = [
+                s.model_copy()
+                for s in self.manifest.chapters
+                if s.number != number and s.status == "completed"
+            ]
+        states = sorted(done, key=lambda s: abs(s.number - number))[:limit]
         texts = {}
         for state in states:
             if state.status == "completed" and state.file:
