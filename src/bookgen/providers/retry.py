@@ -26,7 +26,13 @@ from typing import Protocol
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from bookgen.cost import Budget, Pricing
-from bookgen.errors import JobCancelled, RateLimitError, TransientProviderError
+from bookgen.errors import (
+    BadRequestError,
+    JobCancelled,
+    RateLimitError,
+    ServerError,
+    TransientProviderError,
+)
 from bookgen.models import Completion, CompletionRequest
 from bookgen.providers.base import Provider
 from bookgen.ratelimit import RateLimiter
@@ -212,10 +218,13 @@ class ProviderCaller:
             ticket = self.budget.reserve(price.worst_case(prompt, request.max_tokens))
         try:
             completion = self._limited(route, request, attempt, reserved)
-        except BaseException:
+        except BaseException as exc:
             if ticket is not None and price is not None:
-                # A failed call may still have been billed for its prompt.
-                self.budget.settle(ticket, price.worst_case(prompt, 0))  # type: ignore[union-attr]
+                # A refusal (an HTTP error status) is not billed; a call that broke off
+                # after it started (timeout, cut stream) may have been, for its prompt.
+                refused = isinstance(exc, (RateLimitError, ServerError, BadRequestError))
+                cost = 0.0 if refused else price.worst_case(prompt, 0)
+                self.budget.settle(ticket, cost)  # type: ignore[union-attr]
             raise
         if ticket is not None and price is not None:
             self.budget.settle(ticket, price.cost(completion.usage))  # type: ignore[union-attr]
