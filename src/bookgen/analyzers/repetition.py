@@ -10,6 +10,7 @@ ending.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import Counter
 
@@ -40,6 +41,13 @@ def _ngram_rate(words: list[str]) -> tuple[float, str, int]:
         return 0.0, "", 0
     top, count = grams.most_common(1)[0]
     return 1.0 - len(grams) / (len(words) - 3), " ".join(top), count
+
+
+@functools.lru_cache(maxsize=512)
+def _fingerprint(text: str) -> tuple[tuple[str, str], frozenset[str]]:
+    """What the cross-chapter checks need of another chapter, worked out once per text:
+    every chapter job compares itself with the same finished chapters."""
+    return _opening(text), frozenset(paragraphs(text))
 
 
 def _opening(text: str) -> tuple[str, str]:
@@ -113,18 +121,18 @@ def _across(draft: Draft) -> list[tuple[Severity, str]]:
     found: list[tuple[Severity, str]] = []
     first, opening = _opening(draft.text)
     # Verbatim copies only: that is how models reuse a paragraph, and it keeps this cheap.
-    own = {p for p in paragraphs(draft.text) if len(p.split()) >= SHARED_WORDS}
+    own = [p for p in paragraphs(draft.text) if len(p.split()) >= SHARED_WORDS]
     for number, other in sorted(draft.others.items()):
         if number == draft.number:
             continue
-        their_first, their_opening = _opening(other)
+        (their_first, their_opening), theirs = _fingerprint(other)
         if first == their_first != "" or opening == their_opening != "":
             message = (
                 f'The chapter opens the same way as chapter {number} ("{quote(draft.text)}"). '
                 "Open with a different image or action."
             )
             found.append(("major", message))
-        if shared := [p for p in paragraphs(other) if p in own]:
+        if shared := [p for p in own if p in theirs]:
             message = (
                 f"Paragraphs are copied from chapter {number} ({len(shared)} in all, e.g. "
                 f'"{quote(shared[0])}"). Rewrite them so this chapter says something new.'
