@@ -138,8 +138,7 @@ class AsyncBookOrchestrator:
             if book_name is not None
             else slugify(self.book.title, fallback=slugify(self.source_file.stem)),
         )
-        if self.store.output_dir.exists() and not self.store.output_dir.is_dir():
-            raise OptionError(f"--output-dir {self.store.output_dir} is a file, not a folder")
+        self.store.check_paths()
         if executor not in ("thread", "process"):
             raise OptionError(f"--executor must be thread or process, got {executor!r}")
         if isinstance(provider, Provider):

@@ -99,8 +99,6 @@ class ChapterJob:
         self.chapter = chapter
         self.target = context.book.target_for(chapter)
         self.calls = 0
-        # Calls an earlier, interrupted attempt made in the loop this one resumes.
-        self.calls_before_resume = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
         # Who wrote the text: with fallbacks, not always the primary provider.

@@ -150,9 +150,7 @@ class QualityLoop:
 
     def run(self, resumed: list[dict[str, Any]]) -> Version:
         versions = self.resume(resumed) if resumed else []
-        if versions:
-            self.job.calls_before_resume = versions[-1].calls
-        else:
+        if not versions:
             completion = self.job.generate(self.ctx.prompts.chapter(self.chapter), self.job.target)
             first = Version(
                 completion.text.strip(),

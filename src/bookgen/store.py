@@ -19,7 +19,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
-import json
 import os
 import re
 import tempfile
@@ -177,6 +176,16 @@ class BookStore:
     # --- folder and lock ---------------------------------------------------------
 
     def ensure_folder(self) -> None:
+        self.check_paths()
+        try:
+            self.chapters_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BookNameError(
+                f"cannot create the book folder: {exc.strerror}", where=self.root
+            ) from exc
+
+    def check_paths(self) -> None:
+        """Refuse, without creating anything, paths where the book folder cannot live."""
         if self.output_dir.exists() and not self.output_dir.is_dir():
             raise BookNameError(f"--output-dir {self.output_dir} is a file, not a folder")
         if self.root.exists() and not self.root.is_dir():
@@ -187,12 +196,6 @@ class BookStore:
                 raise BookNameError(
                     f"{path} is a {other} where bookgen keeps a {kind}; move it away"
                 )
-        try:
-            self.chapters_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise BookNameError(
-                f"cannot create the book folder: {exc.strerror}", where=self.root
-            ) from exc
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -539,7 +542,3 @@ def _body(chapter_file_text: str) -> str:
 
 def read_chapter_body(path: Path) -> str:
     return _body(path.read_text(encoding="utf-8"))
-
-
-def dumps_json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False)

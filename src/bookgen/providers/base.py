@@ -129,11 +129,6 @@ def available_providers() -> dict[str, type[Provider]]:
     return _load_entry_points()[0]
 
 
-def broken_providers() -> dict[str, str]:
-    """Registered providers that could not be loaded, with the reason."""
-    return _load_entry_points()[1]
-
-
 def provider_class(name: str) -> type[Provider]:
     providers, broken = _load_entry_points()
     if name in broken:
