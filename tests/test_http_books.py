@@ -282,7 +282,8 @@ def test_client_limit_keeps_a_server_limit_from_ever_saying_429(
     llm: FakeLLMServer,
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
-    llm.rate_limit(3, 0.5)
+    # A 2 s window: the limiter's 2% slot margin (40 ms) outlasts loopback delays on a busy machine.
+    llm.rate_limit(4, 2.0)
     code, _, err = run(
         capsys,
         "generate",
@@ -297,9 +298,9 @@ def test_client_limit_keeps_a_server_limit_from_ever_saying_429(
         "--max-concurrent",
         "8",
         "--rate-limit-calls",
-        "3",
+        "4",
         "--rate-limit-period",
-        "0.5",
+        "2",
         "--no-bible",
         "--json",
     )
