@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bookgen import store as store_module
 from bookgen.errors import BookLockedError, BookNameError, BookNotFoundError, ManifestError
 from bookgen.models import BookSpec, ChapterSpec, Usage
 from bookgen.store import BookStore, atomic_write_text, slugify
@@ -222,3 +223,30 @@ def test_a_long_journal_is_folded_into_the_snapshot(tmp_path: Path) -> None:
         store.update_chapter(1, words=n)
     assert len(store.journal_path.read_text().splitlines()) < 10
     assert BookStore(tmp_path, "novel").load().chapters[0].words == JOURNAL_MIN_LINES + 4
+
+
+def test_other_chapters_are_read_once_and_again_when_edited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = book("One", "Two", "Three")
+    store = BookStore(tmp_path, "novel")
+    with store.locked():
+        store.prepare(spec, source="outline.md")
+        for chapter in spec.chapters[:2]:
+            relpath, _ = store.write_chapter(chapter, f"Text of {chapter.title}.")
+            store.update_chapter(chapter.number, status="completed", file=relpath)
+        assert store.other_chapters(3) == {1: "\nText of One.", 2: "\nText of Two."}
+        # Kept in memory: a body this store wrote is not read back from disk.
+        reads: list[Path] = []
+        real_read = store_module.read_chapter_body
+        monkeypatch.setattr(
+            store_module, "read_chapter_body", lambda path: reads.append(path) or real_read(path)
+        )
+        assert store.other_chapters(3)[1] == "\nText of One."
+        assert reads == []
+        # A user's edit (a new file in its place) is seen by the next job.
+        path = store.root / str(store.manifest.state(1).file)
+        atomic_write_text(path, "# Chapter 1: One\n\nEdited by hand.\n")
+        assert store.other_chapters(3) == {1: "\nEdited by hand.", 2: "\nText of Two."}
+        assert reads == [path]
+        store.close()

@@ -153,6 +153,8 @@ class BookStore:
         self._journal: Journal | None = None
         self._seq = 0  # the last journal line number handed out
         self._dirty: set[int] = set()  # chapters changed since their last journal line
+        # Chapter bodies by relative path, with the (inode, mtime, size) they were read at.
+        self._bodies: dict[str, tuple[tuple[int, int, int], str]] = {}
         # Set by prepare(): the book-level outline fields differ from the last run's.
         self.book_changed = False
 
@@ -503,24 +505,57 @@ class BookStore:
         cross-chapter checks): at most ``limit``, so a long book costs the same per chapter."""
         with self._lock:
             done = [
-                s.model_copy()
+                (s.number, s.file)
                 for s in self.manifest.chapters
-                if s.number != number and s.status == "completed"
+                if s.number != number and s.status == "completed" and s.file
             ]
-        states = sorted(done, key=lambda s: abs(s.number - number))[:limit]
+        nearest = sorted(done, key=lambda entry: abs(entry[0] - number))[:limit]
         texts = {}
-        for state in states:
-            if state.status == "completed" and state.file:
-                path = self.root / state.file
-                if path.is_file():
-                    texts[state.number] = read_chapter_body(path)
+        for other, relpath in nearest:
+            body = self._body_of(relpath)
+            if body is not None:
+                texts[other] = body
         return texts
+
+    def _body_of(self, relpath: str) -> str | None:
+        """A chapter file's body, read once and kept while the file is unchanged (a
+        chapter job compares against up to 30 others: rereading them all cost more than
+        the comparison)."""
+        path = self.root / relpath
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        # Atomic writes replace the inode, so a rewritten file never matches its old key.
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            cached = self._bodies.get(relpath)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            body = read_chapter_body(path)
+        except OSError:
+            return None
+        with self._lock:
+            self._bodies[relpath] = (key, body)
+        return body
+
+    def _remember_body(self, relpath: str, path: Path, body: str) -> None:
+        """Keep a chapter this process just wrote, so no other job reads it back."""
+        try:
+            stat = path.stat()
+        except OSError:
+            return
+        with self._lock:
+            self._bodies[relpath] = ((stat.st_ino, stat.st_mtime_ns, stat.st_size), body)
 
     def write_chapter(self, chapter: ChapterSpec, text: str) -> tuple[str, str]:
         """Save a finished chapter; returns (relative path, sha256 of the file)."""
         relpath = self.chapter_relpath(chapter)
         content = f"# Chapter {chapter.number}: {chapter.title}\n\n{text.strip()}\n"
-        atomic_write_text(self.root / relpath, content)
+        path = self.root / relpath
+        atomic_write_text(path, content)
+        self._remember_body(relpath, path, _body(content))
         return relpath, sha256_text(content)
 
 

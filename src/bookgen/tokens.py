@@ -15,8 +15,8 @@ def estimate_tokens(text: str) -> int:
     """About four ASCII characters a token; every other character is counted as a
     token of its own (CJK and the like take a token or more each), so the estimate
     errs high where a budget depends on it."""
-    wide = sum(1 for ch in text if ord(ch) > 127)
-    narrow = len(text) - wide
+    narrow = len(text.encode("ascii", "ignore"))  # in C: a per-character loop cost ~1 ms
+    wide = len(text) - narrow
     return max(1, (narrow + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN + wide)
 
 

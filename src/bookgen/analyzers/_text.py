@@ -8,6 +8,7 @@ precision, and regular expressions keep each analyzer well inside its 20 ms budg
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 # A sentence runs to its terminal punctuation (plus closing quotes or brackets) when
@@ -16,23 +17,34 @@ _SENTENCE = re.compile(r"\S.*?(?:[.!?…]+[\"'”’)\]]*(?=\s|$)|$)", re.MULTIL
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
-def words(text: str) -> list[str]:
+# Every analyzer splits the same draft the same ways, and all nine run on it one after
+# another: the splits are kept for the last few texts (as tuples, so no caller can
+# change what another one reads) instead of being made nine times.
+_CACHED = 64
+
+
+@lru_cache(maxsize=_CACHED)
+def words(text: str) -> tuple[str, ...]:
     """The words of ``text`` ("don't" and "Mara’s" are one word each)."""
-    return WORD.findall(text)
+    return tuple(WORD.findall(text))
 
 
 def word_count(text: str) -> int:
+    """Uncached, for the many small pieces (sentences, quotations) that would push a
+    draft's own splits out of the cache; ``len(words(text))`` for a whole draft."""
     return len(WORD.findall(text))
 
 
-def paragraphs(text: str) -> list[str]:
+@lru_cache(maxsize=_CACHED)
+def paragraphs(text: str) -> tuple[str, ...]:
     """Blocks separated by blank lines, stripped, empty ones dropped."""
-    return [block.strip() for block in _PARAGRAPH_BREAK.split(text) if block.strip()]
+    return tuple(block.strip() for block in _PARAGRAPH_BREAK.split(text) if block.strip())
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
+@lru_cache(maxsize=_CACHED)
+def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     """Where each sentence starts and ends; a sentence never crosses a line break."""
-    return [m.span() for m in _SENTENCE.finditer(text) if WORD.search(m.group())]
+    return tuple(m.span() for m in _SENTENCE.finditer(text) if WORD.search(m.group()))
 
 
 def sentences(text: str) -> list[str]:

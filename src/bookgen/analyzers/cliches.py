@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from importlib import resources
 
-from bookgen.analyzers._text import WORD, clamp
+from bookgen.analyzers._text import WORD, clamp, words
 from bookgen.analyzers.base import Draft, Finding, Result, Severity
 
 MINOR_PER_1000 = 2.0
@@ -75,7 +75,7 @@ class ClichesAnalyzer:
     def __call__(self, draft: Draft) -> Result:
         found = self.count(draft.text)
         total = sum(found.values())
-        density = total * 1000 / max(len(WORD.findall(draft.text)), 1000)
+        density = total * 1000 / max(len(words(draft.text)), 1000)
         score = clamp(1.0 - density / 10)
         if density < MINOR_PER_1000:
             return Result(self.name, score)

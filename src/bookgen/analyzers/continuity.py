@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from bookgen.analyzers._text import WORD, clamp
+from bookgen.analyzers._text import clamp, words
 from bookgen.analyzers.base import Draft, Finding, Result
 
 MAX_NAMED = 5  # unknown names reported, most frequent first
@@ -62,7 +62,7 @@ def names_in(text: str) -> Counter[str]:
             total[token.group()] += 1
             if token.start() > 0 or not _sentence_initial(text, sequence.start()):
                 inside.add(token.group())
-    lower = {word for word in WORD.findall(text) if word.islower()}
+    lower = {word for word in words(text) if word.islower()}
     return Counter(
         {
             name: n

@@ -7,7 +7,7 @@ smaller fault than a short one) and over 150% draws a minor finding.
 
 from __future__ import annotations
 
-from bookgen.analyzers._text import clamp, word_count
+from bookgen.analyzers._text import clamp, words
 from bookgen.analyzers.base import Draft, Finding, Result
 
 HARD_BELOW = 0.60  # share of the target under which the chapter is unacceptable
@@ -32,7 +32,7 @@ class LengthAnalyzer:
         target = draft.target_words
         if target <= 0:
             return Result(self.name, 1.0)
-        count = word_count(draft.text)
+        count = len(words(draft.text))
         ratio = count / target
         if ratio < MINOR_BELOW:
             # Linear down to 0 words, so that every continuation shows as progress.

@@ -29,7 +29,7 @@ class Run(NamedTuple):
 def units(text: str) -> tuple[list[tuple[int, int]], list[str], list[int]]:
     """Sentence spans, keys and word counts; an unfinished last sentence is left out (a
     loop cut off by the output limit ends in a partial copy)."""
-    spans = sentence_spans(text)
+    spans = list(sentence_spans(text))
     if spans and text[spans[-1][0] : spans[-1][1]].rstrip()[-1] not in ".!?…\"'”’)":
         spans.pop()
     keys = [key(text[a:b]) for a, b in spans]

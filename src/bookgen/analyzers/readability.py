@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import textstat
 
-from bookgen.analyzers._text import word_count
+from bookgen.analyzers._text import words
 from bookgen.analyzers.base import Draft, Finding, Result
 
 MIN_WORDS = 150
@@ -73,7 +73,7 @@ class ReadabilityAnalyzer:
     weight = 1.0
 
     def __call__(self, draft: Draft) -> Result:
-        if word_count(draft.text) < MIN_WORDS:
+        if len(words(draft.text)) < MIN_WORDS:
             return Result(self.name, 1.0)
         band = audience_band(draft.audience)
         ease = float(textstat.flesch_reading_ease(draft.text))

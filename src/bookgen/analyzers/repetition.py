@@ -15,12 +15,12 @@ import itertools
 from collections import Counter
 
 from bookgen.analyzers._text import (
-    WORD,
     clamp,
     key,
     paragraphs,
     quote,
     sentences,
+    words,
 )
 from bookgen.analyzers.base import Draft, Finding, Result, Severity
 from bookgen.analyzers.loops import cut_repeated_tail, find_loops, units
@@ -107,7 +107,7 @@ def _inside(
             "and write something new in place of the others."
         )
         found.append(("major", message))
-    rate, gram, count = _ngram_rate(WORD.findall(text.lower()))
+    rate, gram, count = _ngram_rate(words(text.lower()))
     if rate >= NGRAM_MINOR:
         message = (
             f"Phrases repeat: {rate:.0%} of four-word sequences occur more than once (most "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from statistics import mean, pstdev
 
-from bookgen.analyzers._text import clamp, paragraphs, sentences, word_count
+from bookgen.analyzers._text import clamp, paragraphs, sentences, word_count, words
 from bookgen.analyzers.base import Draft, Finding, Result
 
 MIN_WORDS = 150  # below this, ratios are too noisy to judge
@@ -28,7 +28,7 @@ def dialogue_share(text: str) -> float:
     >>> round(dialogue_share('“Come in,” she said. He stayed outside.'), 2)
     0.29
     """
-    total = word_count(text)
+    total = len(words(text))
     if not total:
         return 0.0
     pattern = _DOUBLE if ("“" in text or '"' in text) else _SINGLE
@@ -55,7 +55,7 @@ class StyleAnalyzer:
 
     def __call__(self, draft: Draft) -> Result:
         text, style = draft.text, draft.style
-        if word_count(text) < MIN_WORDS:
+        if len(words(text)) < MIN_WORDS:
             return Result(self.name, 1.0)
         findings: list[str] = []
         share = dialogue_share(text)

@@ -1,8 +1,8 @@
 """``sim``: a simulated LLM for tests, demos of the machinery and benchmarks.
 
 It is not a model. It writes varied English prose of the length the prompt asks
-for ("about 1,200 words"), deterministically for a seed and a prompt, after
-sleeping ``latency`` (+ up to ``jitter``) seconds: 1 + up to 1 by default, so a
+for ("about 1,200 words"), deterministically for a seed and a prompt, in
+``latency`` (+ up to ``jitter``) seconds a call, writing included: 1 + up to 1 by default, so a
 demo shows chapters being written side by side; ``-O latency=0 -O jitter=0``
 for speed. ``fail_rate`` makes a share of
 calls fail with a transient error, deterministically too.
@@ -87,19 +87,6 @@ class SimProvider(Provider):
         self._seen: dict[str, int] = {}
         self.calls = 0
 
-    def _bible(self, request: CompletionRequest, key: str, latency: float) -> Completion:
-        text = sim_bible(request.prompt_text)
-        return Completion(
-            text=text,
-            usage=Usage(
-                prompt_tokens=estimate_tokens(request.prompt_text),
-                completion_tokens=estimate_tokens(text),
-            ),
-            latency=latency,
-            provider=self.name,
-            model=self.model,
-        )
-
     def complete(self, request: CompletionRequest) -> Completion:
         key = hashlib.sha256(
             f"{self.settings.seed}\x00{self.model}\x00{request.prompt_text}".encode()
@@ -113,20 +100,30 @@ class SimProvider(Provider):
         rng = random.Random(f"{key}:{attempt}")
         delay = self.settings.latency + rng.uniform(0, self.settings.jitter)
         started = time.monotonic()
-        if delay > 0 and self.interrupted.wait(delay):
+        failed = rng.random() < self.settings.fail_rate
+        # The answer is written while the "server" takes its time, as a real provider's
+        # is: the call lasts ``delay`` in all, not ``delay`` plus the writing.
+        completion = None if failed else self._answer(request, key)
+        remaining = delay - (time.monotonic() - started)
+        if remaining > 0 and self.interrupted.wait(remaining):
             raise JobCancelled("interrupted")
-        if rng.random() < self.settings.fail_rate:
+        if completion is None:
             raise TransientProviderError("simulated server error (sim fail_rate)")
+        return completion.model_copy(update={"latency": time.monotonic() - started})
+
+    def _answer(self, request: CompletionRequest, key: str) -> Completion:
         if request.metadata.get("step") == "bible":
-            return self._bible(request, key, time.monotonic() - started)
-        words = requested_words(request)
-        capacity = max(1, int(request.max_tokens * WORDS_PER_TOKEN))
-        finish: FinishReason = "stop"
-        # Past the limit, write on and cut, so the text really stops mid-sentence.
-        text = write_prose(words if words <= capacity else capacity + 40, key, request)
-        if words > capacity:
-            text = " ".join(text.split()[:capacity])
-            finish = "length"
+            text = sim_bible(request.prompt_text)
+            finish: FinishReason = "stop"
+        else:
+            words = requested_words(request)
+            capacity = max(1, int(request.max_tokens * WORDS_PER_TOKEN))
+            finish = "stop"
+            # Past the limit, write on and cut, so the text really stops mid-sentence.
+            text = write_prose(words if words <= capacity else capacity + 40, key, request)
+            if words > capacity:
+                text = " ".join(text.split()[:capacity])
+                finish = "length"
         return Completion(
             text=text,
             finish_reason=finish,
@@ -134,7 +131,6 @@ class SimProvider(Provider):
                 prompt_tokens=estimate_tokens(request.prompt_text),
                 completion_tokens=estimate_tokens(text),
             ),
-            latency=time.monotonic() - started,
             provider=self.name,
             model=self.model,
         )
