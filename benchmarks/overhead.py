@@ -22,7 +22,7 @@ import asyncio, json, resource, sys, tempfile, time
 from pathlib import Path
 from bookgen import AsyncBookOrchestrator
 from bookgen.models import CompletionRequest
-from bookgen.pipeline import max_tokens_for
+from bookgen.tokens import max_tokens_for
 from bookgen.prompts import PromptBuilder
 from bookgen.providers.sim import SimOptions, SimProvider
 

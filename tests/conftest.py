@@ -134,6 +134,9 @@ def _no_raise_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 FAKE_KEY = "sk-bookgen-test-KEY-7f3a9c2e1d5b"
+# The sim provider with no waiting: what most book-level tests run (the default
+# provider is the embedded local model, which the local-model tests exercise).
+FAST = ["--provider", "sim", "-O", "latency=0", "-O", "jitter=0"]
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bookgen.cli import main
+from tests.conftest import FAST
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -29,9 +30,6 @@ def gen(outline: Path, tmp_path: Path, *extra: str) -> list[str]:
         *FAST,
         *extra,
     ]
-
-
-FAST = ["-O", "latency=0", "-O", "jitter=0"]
 
 
 def status_json(

@@ -12,9 +12,7 @@ import pytest
 
 from bookgen import AsyncBookOrchestrator
 from bookgen.cli import main
-from tests.conftest import ScriptedProvider
-
-FAST = ["-O", "latency=0", "-O", "jitter=0"]
+from tests.conftest import FAST, ScriptedProvider
 
 
 def epubcheck_command() -> list[str]:

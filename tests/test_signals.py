@@ -13,6 +13,7 @@ import pytest
 
 from bookgen.cli import main
 from bookgen.store import BookStore
+from tests.conftest import FAST
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +21,6 @@ OUTLINE = "# Six Chapters\nTarget words: 200\n\n" + "\n".join(
     f"## Chapter {n}: Part {n}\nThings happen in part {n}.\n" for n in range(1, 7)
 )
 WORKERS = 2
-FAST = ["-O", "latency=0", "-O", "jitter=0"]
 
 
 @pytest.fixture
@@ -33,7 +33,16 @@ def six(tmp_path: Path) -> Path:
 def start(
     six: Path, tmp_path: Path, *extra: str, json_events: bool = True
 ) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "bookgen", "generate", "--source", str(six)]
+    command = [
+        sys.executable,
+        "-m",
+        "bookgen",
+        "generate",
+        "--source",
+        str(six),
+        "--provider",
+        "sim",
+    ]
     command += ["-O", f"call_log={tmp_path / 'calls.log'}"]
     command += ["--output-dir", str(tmp_path / "books"), "--max-concurrent", str(WORKERS)]
     command += [
@@ -172,7 +181,9 @@ def test_second_run_on_the_same_book_is_refused(
     process = start(six, tmp_path)
     try:
         read_until(process, "chapter_started", 1)
-        code = main(["generate", "--source", str(six), "--output-dir", str(tmp_path / "books")])
+        code = main(
+            ["generate", "--source", str(six), "--output-dir", str(tmp_path / "books"), *FAST]
+        )
         _, err = capsys.readouterr()
         assert code == 2
         assert err == (

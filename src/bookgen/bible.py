@@ -73,24 +73,32 @@ class StoryBible(BibleModel):
     def contract(self, number: int) -> Contract | None:
         return next((c for c in self.chapters if c.number == number), None)
 
-    def shared_text(self) -> str:
-        """What every chapter prompt carries (contracts go to each chapter alone)."""
+    def shared_text(self, *, brief: bool = False) -> str:
+        """What every chapter prompt carries (contracts go to each chapter alone).
+
+        ``brief`` is for models with a small context window: characters with their
+        roles only, places by name, the facts, and no style sheet.
+        """
         lines = ["Story bible:"]
         if self.characters:
             lines.append("Characters:")
             lines += [
-                f"- {c.name}" + "".join(f"; {v}" for v in (c.role, c.traits, c.arc) if v)
+                f"- {c.name}"
+                + "".join(
+                    f"; {v}" for v in ((c.role,) if brief else (c.role, c.traits, c.arc)) if v
+                )
                 for c in self.characters
             ]
         if self.places:
             lines.append("Places:")
             lines += [
-                f"- {p.name}" + (f": {p.description}" if p.description else "") for p in self.places
+                f"- {p.name}" + (f": {p.description}" if p.description and not brief else "")
+                for p in self.places
             ]
         if self.rules:
             lines.append("Facts that must never be contradicted:")
             lines += [f"- {rule}" for rule in self.rules]
-        if self.style_sheet:
+        if self.style_sheet and not brief:
             lines.append("Style sheet:")
             lines += [f"- {item}" for item in self.style_sheet]
         return "\n".join(lines) if len(lines) > 1 else ""

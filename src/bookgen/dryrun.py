@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 from bookgen.cost import Price
 from bookgen.models import BookSpec, Usage
-from bookgen.pipeline import TOKENS_PER_WORD, max_tokens_for
 from bookgen.prompts import PromptBuilder
 from bookgen.store import BookStore
-from bookgen.tokens import estimate_tokens
+from bookgen.tokens import TOKENS_PER_WORD, estimate_tokens, max_tokens_for
 
 
 @dataclass(frozen=True)

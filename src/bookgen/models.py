@@ -274,6 +274,14 @@ class ChapterResult(StrictModel):
     short: bool = False
     score: float | None = None
     needs_review: bool = False
+    # Time spent inside provider calls (for tokens/s; the rest is waiting and analysis).
+    generation_seconds: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        if self.generation_seconds <= 0 or not self.completion_tokens:
+            return None
+        return self.completion_tokens / self.generation_seconds
 
 
 class RunSummary(StrictModel):

@@ -23,7 +23,13 @@ from bookgen.bible import StoryBible, load_bible, outline_bible, parse_bible, sa
 from bookgen.concurrency import Admission
 from bookgen.cost import Budget, BudgetExhausted, Pricing, find_price
 from bookgen.dryrun import DryRun, plan_run
-from bookgen.errors import BookgenError, FatalProviderError, OptionError, TransientProviderError
+from bookgen.errors import (
+    BookgenError,
+    FatalProviderError,
+    OptionError,
+    ProviderError,
+    TransientProviderError,
+)
 from bookgen.events import Event, EventSink, SafeSink, discard
 from bookgen.export import FORMATS
 from bookgen.export import export as export_book
@@ -36,14 +42,14 @@ from bookgen.models import (
     RunSummary,
 )
 from bookgen.outline import load_outline
-from bookgen.pipeline import ChapterJob, RunContext, max_tokens_for
+from bookgen.pipeline import ChapterJob, RunContext
 from bookgen.prompts import TIERS, PromptBuilder, Tier
 from bookgen.providers.base import Provider, create_provider
 from bookgen.providers.retry import DEFAULT_MAX_RETRIES, ProviderCaller
 from bookgen.ratelimit import NoLimit, RateLimiter, make_limiter
 from bookgen.schedule import SCHEDULES, Schedule, order
 from bookgen.store import BookStore, slugify
-from bookgen.tokens import reserved_tokens
+from bookgen.tokens import max_tokens_for, reserved_tokens
 from bookgen.workers import SharedRun, process_pool, run_chapter
 
 # How long an interrupted run waits for jobs in flight to notice before leaving them.
@@ -209,6 +215,7 @@ class AsyncBookOrchestrator:
         self.use_bible = bible
         self.bible: StoryBible | None = None
         self.prompts = PromptBuilder(self.book, tier=tier)
+        self.context_tokens: int | None = None
         self.fatal: BookgenError | None = None
         self.requested: list[int] = []
         self.results: list[ChapterResult] = []
@@ -230,6 +237,11 @@ class AsyncBookOrchestrator:
             )
         wanted = set(chapter_numbers)
         return [number for number in self.book.numbers if number in wanted]
+
+    def _context_tokens(self) -> int | None:
+        """The smallest context window of the provider chain, if any has a small one."""
+        windows = [p.context_window() for p in [self.provider, *self.fallbacks]]
+        return min((w for w in windows if w is not None), default=None)
 
     def _plan_bible(self) -> StoryBible:
         """The story bible: bible.json as it is (the user may have edited it), else
@@ -260,7 +272,10 @@ class AsyncBookOrchestrator:
         for attempt in range(attempts):
             try:
                 completion = caller.complete(request)
-            except (TransientProviderError, BudgetExhausted) as exc:
+            except FatalProviderError:
+                raise
+            except (ProviderError, BudgetExhausted) as exc:
+                # A refused or failed planning call costs the book its bible, not its run.
                 self.events(Event("notice", data={"message": f"story bible call failed: {exc}"}))
                 break
             author = f"{completion.provider}:{completion.model}"
@@ -373,10 +388,20 @@ class AsyncBookOrchestrator:
                 if plan.to_run:
                     # A refused key stops the run here, before any chapter starts.
                     for provider in [self.provider, *self.fallbacks]:
+                        provider.plan_workers(self.max_concurrent)
                         await asyncio.to_thread(provider.check_access)
+                    self.context_tokens = self._context_tokens()
+                    self.prompts = PromptBuilder(
+                        self.book, tier=self.tier, context_tokens=self.context_tokens
+                    )
                     if self.use_bible:
                         self.bible = await asyncio.to_thread(self._plan_bible)
-                        self.prompts = PromptBuilder(self.book, tier=self.tier, bible=self.bible)
+                        self.prompts = PromptBuilder(
+                            self.book,
+                            tier=self.tier,
+                            bible=self.bible,
+                            context_tokens=self.context_tokens,
+                        )
                 to_run = order(self.book, plan.to_run, self.schedule)
                 by_number.update(await self._run_jobs(to_run))
             finally:
@@ -457,6 +482,8 @@ class AsyncBookOrchestrator:
                 bible_json=self.bible.model_dump_json() if self.bible else None,
                 quality_threshold=self.quality_threshold,
                 known_names=self.known_names(),
+                workers=self.max_concurrent,
+                context_tokens=self.context_tokens,
             )
             executor = process_pool(self.max_concurrent, plan)
         else:

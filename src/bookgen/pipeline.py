@@ -10,7 +10,6 @@ grows ``analyze`` into the analyzer registry and ``enhance`` into revisions.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,16 +32,10 @@ from bookgen.models import (
 from bookgen.prompts import PromptBuilder
 from bookgen.providers.retry import ProviderCaller
 from bookgen.quality import QualityLoop
+from bookgen.tokens import max_tokens_for
 
 # A draft shorter than this share of its target gets a continuation call.
 MIN_LENGTH_RATIO = 0.9
-TOKENS_PER_WORD = 4 / 3
-# Room above the target so a model that runs a little long is not cut off.
-MAX_TOKENS_HEADROOM = 1.5
-
-
-def max_tokens_for(words: int) -> int:
-    return math.ceil(words * TOKENS_PER_WORD * MAX_TOKENS_HEADROOM) + 64
 
 
 class ChapterStore(Protocol):
@@ -101,6 +94,7 @@ class ChapterJob:
         self.calls = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
+        self.generation_seconds = 0.0
         # Who wrote the text: with fallbacks, not always the primary provider.
         self.provider = context.caller.primary.name
         self.model = context.caller.primary.model
@@ -186,7 +180,10 @@ class ChapterJob:
             score=round(best.analysis.score, 4),
             needs_review=not best.analysis.acceptable,
         )
-        ctx.events(Event("chapter_completed", number, self.chapter.title, self.event_data(result)))
+        data = self.event_data(result)
+        if result.tokens_per_second is not None and not ctx.caller.primary.simulated:
+            data["tokens_per_second"] = round(result.tokens_per_second, 1)
+        ctx.events(Event("chapter_completed", number, self.chapter.title, data))
         return result
 
     def generate(self, messages: list[Message], words: int) -> Completion:
@@ -219,6 +216,7 @@ class ChapterJob:
         self.calls += 1
         self.prompt_tokens += completion.usage.prompt_tokens
         self.completion_tokens += completion.usage.completion_tokens
+        self.generation_seconds += completion.latency
         # Written with the chapter's next state change (completed, failed, pending) or
         # before its next call, whichever comes first: one manifest write fewer per call.
         author = f"{completion.provider or self.provider}:{completion.model or self.model}"
@@ -243,6 +241,7 @@ class ChapterJob:
                 "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens,
                 "seconds": round(time.monotonic() - started, 3),
+                "generation_seconds": round(self.generation_seconds, 3),
                 **extra,
             }
         )

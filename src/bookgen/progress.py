@@ -105,9 +105,10 @@ def describe(event: Event) -> str | None:
         return f"started   {label}"
     if event.kind == "chapter_completed":
         short = " (short of its target)" if data.get("short") else ""
+        speed = f", {data['tokens_per_second']:.0f} tokens/s" if "tokens_per_second" in data else ""
         return (
             f"completed {label}: {data['words']:,} words, {plural(data['calls'], 'call')}, "
-            f"{data['seconds']:.1f} s{short}"
+            f"{data['seconds']:.1f} s{speed}{short}"
         )
     if event.kind == "chapter_failed":
         return f"failed    {label}: {data['error']}"

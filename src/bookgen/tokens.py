@@ -6,9 +6,14 @@ tokenizers; it is an approximation and is labelled so wherever it is shown.
 
 from __future__ import annotations
 
+import math
+
 from bookgen.models import CompletionRequest
 
 CHARS_PER_TOKEN = 4
+TOKENS_PER_WORD = 4 / 3
+# Room above the target so a model that runs a little long is not cut off.
+MAX_TOKENS_HEADROOM = 1.5
 
 
 def estimate_tokens(text: str) -> int:
@@ -23,3 +28,8 @@ def estimate_tokens(text: str) -> int:
 def reserved_tokens(request: CompletionRequest) -> int:
     """What a call may use at most: its prompt (estimated) plus its ``max_tokens``."""
     return estimate_tokens(request.prompt_text) + request.max_tokens
+
+
+def max_tokens_for(words: int) -> int:
+    """The ``max_tokens`` of a request for about ``words`` words of answer."""
+    return math.ceil(words * TOKENS_PER_WORD * MAX_TOKENS_HEADROOM) + 64

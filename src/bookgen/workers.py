@@ -56,6 +56,8 @@ class WorkerPlan:
     bible_json: str | None = None
     quality_threshold: float = 0.75
     known_names: frozenset[str] = frozenset()
+    workers: int = 1  # chapter jobs at once, across all worker processes
+    context_tokens: int | None = None
 
 
 # --- proxies: what a worker holds instead of the coordinator's objects -------------
@@ -273,6 +275,8 @@ class SharedRun:
         bible_json: str | None = None,
         quality_threshold: float = 0.75,
         known_names: frozenset[str] = frozenset(),
+        workers: int = 1,
+        context_tokens: int | None = None,
     ) -> WorkerPlan:
         return WorkerPlan(
             address=self.address,
@@ -288,6 +292,8 @@ class SharedRun:
             bible_json=bible_json,
             quality_threshold=quality_threshold,
             known_names=known_names,
+            workers=workers,
+            context_tokens=context_tokens,
         )
 
     def close(self) -> None:
@@ -328,6 +334,8 @@ def _start_worker(plan: WorkerPlan) -> None:
         create_provider(name, model=model, options=options)
         for name, model, options in plan.providers
     ]
+    for provider in providers:
+        provider.plan_workers(plan.workers)
     cancel: Any = manager.cancel()  # type: ignore[attr-defined]
     caller = ProviderCaller(
         providers,
@@ -347,6 +355,7 @@ def _start_worker(plan: WorkerPlan) -> None:
             book,
             tier=plan.tier,  # type: ignore[arg-type]
             bible=StoryBible.model_validate_json(plan.bible_json) if plan.bible_json else None,
+            context_tokens=plan.context_tokens,
         ),
         events=manager.events(),  # type: ignore[attr-defined]
         max_iterations=plan.max_iterations,

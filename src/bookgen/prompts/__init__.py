@@ -21,6 +21,7 @@ from string import Template
 from typing import TYPE_CHECKING, Any, Literal
 
 from bookgen.models import BookSpec, ChapterSpec, Message
+from bookgen.tokens import estimate_tokens, max_tokens_for
 
 if TYPE_CHECKING:
     from bookgen.bible import StoryBible
@@ -79,16 +80,32 @@ class PromptBuilder:
     """
 
     def __init__(
-        self, book: BookSpec, *, tier: Tier = "ultra", bible: StoryBible | None = None
+        self,
+        book: BookSpec,
+        *,
+        tier: Tier = "ultra",
+        bible: StoryBible | None = None,
+        context_tokens: int | None = None,
     ) -> None:
         self.book = book
         self.tier = tier
         self.bible = bible
+        # A model with a small context window (a local one): prompts are fitted to it.
+        self.context_tokens = context_tokens
         _, preset = genre_preset(book.genre)
         self.preset = preset
-        # Computed once: byte-identical for every request of the book.
-        self.system = (
-            template(f"{tier}/system")
+        # Computed once: byte-identical for every request of the book. The shorter
+        # versions carry less of the bible, for requests that would not fit otherwise.
+        self.systems = [
+            self._system(bible.shared_text(brief=brief) if bible else "") for brief in (False, True)
+        ]
+        self.systems.append(self._system(""))
+        self.system = self.systems[0]
+
+    def _system(self, bible: str) -> str:
+        preset, book = self.preset, self.book
+        return (
+            template(f"{self.tier}/system")
             .substitute(
                 self._book_fields(),
                 genre_voice=preset["voice"],
@@ -96,7 +113,7 @@ class PromptBuilder:
                 genre_dialogue=preset["dialogue"],
                 author=book.author or "unnamed",
                 style_line=f"Style: {book.style}" if book.style else "Style: as the genre asks",
-                bible=f"\n{bible.shared_text()}\n" if bible and bible.shared_text() else "",
+                bible=f"\n{bible}\n" if bible else "",
             )
             .strip()
         )
@@ -133,21 +150,31 @@ class PromptBuilder:
             "target_words": f"{book.target_for(chapter):,}",
         }
 
-    def _messages(self, user: str) -> list[Message]:
-        return [
-            Message(role="system", content=self.system),
-            Message(role="user", content=user.strip()),
-        ]
+    def _messages(self, user: str, answer_words: int) -> list[Message]:
+        """The system message with as much of the bible as the context window leaves
+        room for, next to the answer (the whole bible when the window is not small)."""
+        user = user.strip()
+        if self.context_tokens is not None:
+            room = self.context_tokens - max_tokens_for(answer_words) - estimate_tokens(user)
+            for system in self.systems:
+                if estimate_tokens(system) <= room:
+                    break
+        else:
+            system = self.system
+        return [Message(role="system", content=system), Message(role="user", content=user)]
 
     def chapter(self, chapter: ChapterSpec) -> list[Message]:
         return self._messages(
-            template(f"{self.tier}/chapter").substitute(self._chapter_fields(chapter))
+            template(f"{self.tier}/chapter").substitute(self._chapter_fields(chapter)),
+            self.book.target_for(chapter),
         )
 
     def revision(self, chapter: ChapterSpec, draft: str, findings: list[str]) -> list[Message]:
         listed = "\n".join(f"- {finding}" for finding in findings)
         fields = {**self._chapter_fields(chapter), "draft": draft.strip(), "findings": listed}
-        return self._messages(template(f"{self.tier}/revision").substitute(fields))
+        return self._messages(
+            template(f"{self.tier}/revision").substitute(fields), self.book.target_for(chapter)
+        )
 
     def continuation(self, chapter: ChapterSpec, draft: str) -> list[Message]:
         target = self.book.target_for(chapter)
@@ -160,7 +187,7 @@ class PromptBuilder:
             target_words=f"{target:,}",
             missing=f"{max(target - words, 1):,}",
         )
-        return self._messages(user)
+        return self._messages(user, max(target - words, 1))
 
     def bible_request(self) -> list[Message]:
         return [

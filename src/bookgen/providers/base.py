@@ -67,6 +67,15 @@ class Provider(ABC):
     def check_access(self) -> None:  # noqa: B027 - an optional hook
         """Raise FatalProviderError now if no call could succeed (a refused key)."""
 
+    def plan_workers(self, workers: int) -> None:  # noqa: B027 - an optional hook
+        """Told once before the chapters start: up to ``workers`` calls may run at once
+        (a provider that computes locally sizes its threads by it)."""
+
+    def context_window(self) -> int | None:
+        """The most tokens a prompt and its answer may hold together, when the provider
+        has a small fixed window (prompts are then shortened to fit); None otherwise."""
+        return None
+
     def interrupt(self) -> None:
         """Ask calls in flight to give up soon (Ctrl-C). Subclasses may do more."""
         self.interrupted.set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bookgen.providers.anthropic import AnthropicProvider
 from bookgen.providers.base import Provider
+from bookgen.providers.local import LocalProvider
 from bookgen.providers.openai import (
     DeepSeekProvider,
     GroqProvider,
@@ -34,5 +35,6 @@ BUILTIN: dict[str, type[Provider]] = {
         LlamaCppProvider,
         LMStudioProvider,
         AnthropicProvider,
+        LocalProvider,
     )
 }
