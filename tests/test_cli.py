@@ -172,7 +172,7 @@ def test_sim_failures_give_exit_1_and_resume(
         ),
         (
             ["--provider", "nope"],
-            "error: unknown provider 'nope'; known providers: anthropic, deepseek, groq, llamacpp, lmstudio, mistral, ollama, openai, openrouter, sim, together, vllm",
+            "error: unknown provider 'nope'; known providers: anthropic, deepseek, groq, llamacpp, lmstudio, local, mistral, ollama, openai, openrouter, sim, together, vllm",
         ),
         (["-O", "latency"], "error: -O expects KEY=VALUE, got 'latency'"),
         (
@@ -208,7 +208,7 @@ def test_sim_failures_give_exit_1_and_resume(
         (["--fallback", ":m"], "error: --fallback expects PROVIDER[:MODEL][@URL], got ':m'"),
         (
             ["--fallback", "nope"],
-            "error: unknown provider 'nope'; known providers: anthropic, deepseek, groq, llamacpp, lmstudio, mistral, ollama, openai, openrouter, sim, together, vllm",
+            "error: unknown provider 'nope'; known providers: anthropic, deepseek, groq, llamacpp, lmstudio, local, mistral, ollama, openai, openrouter, sim, together, vllm",
         ),
     ],
 )
@@ -322,6 +322,7 @@ def test_providers(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monke
     rows = {line.split()[0]: line.split() for line in out.splitlines()}
     assert rows["provider"] == ["provider", "status", "base", "URL", "API", "key", "about"]
     assert rows["sim"][:4] == ["sim", "ready", "-", "-"]
+    assert rows["local"][:4] == ["local", "ready", "-", "-"]
     assert rows["openai"][:5] == [
         "openai",
         "ready",
@@ -346,6 +347,7 @@ def test_providers(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monke
         "groq",
         "llamacpp",
         "lmstudio",
+        "local",
         "mistral",
         "ollama",
         "openai",

@@ -199,22 +199,27 @@ class LocalProvider(Provider):
             ) from exc
 
     def _window(self) -> int:
-        """-O n_ctx, at most the context the model was trained with (read from the
-        file's metadata first: a KV cache is allocated for the whole window at load)."""
-        from llama_cpp import Llama
+        """-O n_ctx, at most the context the model was trained with. Read before the
+        first instance is made: a KV cache is allocated for the whole window at load.
+        (The model alone is memory-mapped, so this costs milliseconds.)"""
+        import llama_cpp
+        from llama_cpp._internals import LlamaModel
 
         try:
-            vocab = Llama(model_path=str(self.path), vocab_only=True, verbose=False)
+            model = LlamaModel(
+                path_model=str(self.path),
+                params=llama_cpp.llama_model_default_params(),
+                verbose=False,
+            )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ProviderConfigError(
                 f"--model {self.path}: llama.cpp cannot load it ({exc})"
             ) from exc
         try:
-            arch = vocab.metadata.get("general.architecture", "llama")
-            trained = int(vocab.metadata.get(f"{arch}.context_length") or 0)
+            trained = model.n_ctx_train()
         finally:
-            vocab.close()
-        return min(self.settings.n_ctx, trained) if trained else self.settings.n_ctx
+            model.close()
+        return min(self.settings.n_ctx, trained) if trained > 0 else self.settings.n_ctx
 
     def _checkout(self) -> Llama:
         with self._lock:
