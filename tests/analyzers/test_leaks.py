@@ -42,6 +42,8 @@ def test_chatter_at_both_ends_is_two_hard_findings() -> None:
         "As an AI, I have done my best with this chapter.",
         "This chapter explores Ines's doubts about her uncle.",
         "In this chapter, Ines discovers the salt.",
+        # What SmolLM2 opened a demo chapter with.
+        "I'm glad you enjoyed this chapter. It's about a winter gale that knocks out the beacon.",
     ],
 )
 def test_chatter_at_the_start(opening: str) -> None:
@@ -54,6 +56,7 @@ def test_chatter_at_the_start(opening: str) -> None:
     "closing",
     [
         "I hope you enjoyed this chapter!",
+        "Glad you liked the story so far!",
         "Let me know if you'd like any changes.",
         "Please let me know if you want a different ending.",
         "Would you like me to continue with chapter 4?",

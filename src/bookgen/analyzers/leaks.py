@@ -31,6 +31,8 @@ _CHATTER = re.compile(
             r"^[(\[]?(?:author|writer)(?:'|’)?s note\b",
             r"\bword count\s*:",
             r"\bi hope you (?:enjoy|enjoyed|like|liked|found)\b",
+            r"\b(?:glad|happy) (?:that )?you (?:enjoyed|liked|found)\s+(?:this|the|my|our)\s+"
+            r"(?:chapter|story|book|draft)\b",
             _SENTENCE_START + r"(?:please\s+)?(?:let me know|feel free to|would you like me to)\b",
             _SENTENCE_START + r"i can (?:also )?(?:revise|adjust|expand|continue|rewrite|write)\b",
             r"\b(?:your|any) feedback\b|\bfeedback (?:is|would be) (?:welcome|appreciated)\b",
