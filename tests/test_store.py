@@ -250,3 +250,24 @@ def test_other_chapters_are_read_once_and_again_when_edited(
         assert store.other_chapters(3) == {1: "\nEdited by hand.", 2: "\nText of Two."}
         assert reads == [path]
         store.close()
+
+
+def test_temp_files_a_killed_writer_left_are_swept_everywhere(tmp_path: Path) -> None:
+    spec = book("One")
+    store = BookStore(tmp_path, "novel")
+    store.prepare(spec, source="outline.md")
+    store.write_draft(1, 1, "A draft.")
+    store.close()
+    left = [
+        store.root / ".manifest.json.x1.tmp",
+        store.root / "chapters" / ".01-one.md.x2.tmp",
+        store.root / "drafts" / ".01-i2.md.x3.tmp",
+    ]
+    for path in left:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("half written")
+    with store.locked():
+        store.prepare(spec, source="outline.md")
+        store.close()
+    assert [p for p in left if p.exists()] == []
+    assert (store.root / "drafts" / "01-i1.md").read_text() == "A draft.\n"

@@ -440,7 +440,7 @@ class BookStore:
 
     def _sweep_temp_files(self) -> None:
         """Remove temp files a killed writer left behind (call with the lock held)."""
-        for folder in (self.root, self.chapters_dir):
+        for folder in (self.root, self.chapters_dir, self.root / DRAFTS):
             for path in folder.glob(".*.tmp"):
                 path.unlink(missing_ok=True)
 
