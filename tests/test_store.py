@@ -271,3 +271,31 @@ def test_temp_files_a_killed_writer_left_are_swept_everywhere(tmp_path: Path) ->
         store.close()
     assert [p for p in left if p.exists()] == []
     assert (store.root / "drafts" / "01-i1.md").read_text() == "A draft.\n"
+
+
+def test_other_chapters_are_the_nearest_completed_ones(tmp_path: Path) -> None:
+    import random
+
+    spec = book(*[f"Part {n}" for n in range(1, 61)])
+    store = BookStore(tmp_path, "novel")
+    with store.locked():
+        store.prepare(spec, source="outline.md")
+        rng = random.Random(5)
+        done: set[int] = set()
+        for chapter in rng.sample(spec.chapters, 45):
+            relpath, _ = store.write_chapter(chapter, f"Body {chapter.number}.")
+            store.update_chapter(chapter.number, status="completed", file=relpath)
+            done.add(chapter.number)
+            if len(done) % 9 == 0:  # a chapter that is rewritten is not "completed" meanwhile
+                store.update_chapter(chapter.number, status="running")
+                done.discard(chapter.number)
+            for number in (1, 30, 60, chapter.number):
+                got = store.other_chapters(number, limit=7)
+                expected = sorted((n for n in done if n != number), key=lambda n: abs(n - number))
+                assert sorted(got) == sorted(expected[:7]) or (
+                    # ties at the edge may go either way; the distances must match
+                    sorted(abs(n - number) for n in got)
+                    == sorted(abs(n - number) for n in expected[:7])
+                )
+                assert all(got[n] == f"\nBody {n}." for n in got)
+        store.close()

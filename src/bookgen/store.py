@@ -16,6 +16,7 @@ a kill -9 at any instant leaves each file either old or new, never partial.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import fcntl
 import hashlib
@@ -147,12 +148,16 @@ class BookStore:
         self.output_dir = Path(output_dir)
         self.name = validate_book_name(book_name)
         self.root = self.output_dir / self.name
+        self._root_text = str(self.root)
         # _lock guards the in-memory manifest. Lock order: a journal's lock, then _lock.
         self._lock = threading.RLock()
         self._manifest: Manifest | None = None
         self._journal: Journal | None = None
         self._seq = 0  # the last journal line number handed out
         self._dirty: set[int] = set()  # chapters changed since their last journal line
+        # Completed chapters' files by number, and the manifest object they describe.
+        self._done: dict[int, str] | None = None
+        self._done_of: Manifest | None = None
         # Chapter bodies by relative path, with the (inode, mtime, size) they were read at.
         self._bodies: dict[str, tuple[tuple[int, int, int], str]] = {}
         # Set by prepare(): the book-level outline fields differ from the last run's.
@@ -344,6 +349,11 @@ class BookStore:
             for key, value in changes.items():
                 setattr(state, key, value)
             self._dirty.add(number)
+            if self._done is not None and self._done_of is self._manifest:
+                if state.status == "completed" and state.file:
+                    self._done[number] = state.file
+                else:
+                    self._done.pop(number, None)
             snapshot = state.model_copy()
         self.save()
         return snapshot
@@ -504,12 +514,23 @@ class BookStore:
         """The saved text of the completed chapters nearest to ``number`` (for the
         cross-chapter checks): at most ``limit``, so a long book costs the same per chapter."""
         with self._lock:
-            done = [
-                (s.number, s.file)
-                for s in self.manifest.chapters
-                if s.number != number and s.status == "completed" and s.file
-            ]
-        nearest = sorted(done, key=lambda entry: abs(entry[0] - number))[:limit]
+            done = self._completed_files()
+            numbers = sorted(done)
+            # The nearest ``limit`` by distance, walking out from ``number`` both ways.
+            right = bisect.bisect_left(numbers, number)
+            left = right - 1
+            if right < len(numbers) and numbers[right] == number:
+                right += 1
+            nearest: list[tuple[int, str]] = []
+            while len(nearest) < limit and (left >= 0 or right < len(numbers)):
+                if right >= len(numbers) or (
+                    left >= 0 and number - numbers[left] <= numbers[right] - number
+                ):
+                    nearest.append((numbers[left], done[numbers[left]]))
+                    left -= 1
+                else:
+                    nearest.append((numbers[right], done[numbers[right]]))
+                    right += 1
         texts = {}
         for other, relpath in nearest:
             body = self._body_of(relpath)
@@ -517,13 +538,25 @@ class BookStore:
                 texts[other] = body
         return texts
 
+    def _completed_files(self) -> dict[int, str]:
+        """Completed outline chapters and their files (call with ``_lock`` held): kept
+        up to date by update_chapter, so a job does not scan the whole manifest."""
+        if self._done is None or self._done_of is not self._manifest:
+            self._done = {
+                s.number: s.file
+                for s in self.manifest.chapters
+                if s.status == "completed" and s.file
+            }
+            self._done_of = self._manifest
+        return self._done
+
     def _body_of(self, relpath: str) -> str | None:
         """A chapter file's body, read once and kept while the file is unchanged (a
         chapter job compares against up to 30 others: rereading them all cost more than
         the comparison)."""
-        path = self.root / relpath
+        path = os.path.join(self._root_text, relpath)  # pathlib cost more than the stat
         try:
-            stat = path.stat()
+            stat = os.stat(path)
         except OSError:
             return None
         # Atomic writes replace the inode, so a rewritten file never matches its old key.
@@ -533,7 +566,7 @@ class BookStore:
         if cached is not None and cached[0] == key:
             return cached[1]
         try:
-            body = read_chapter_body(path)
+            body = read_chapter_body(Path(path))
         except OSError:
             return None
         with self._lock:
