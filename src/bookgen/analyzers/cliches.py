@@ -51,14 +51,17 @@ class ClichesAnalyzer:
                 self._index.setdefault(tokens[:2], []).append((tokens, phrase))
         for entries in self._index.values():
             entries.sort(key=lambda entry: -len(entry[0]))
+        # Most words start no phrase: one set lookup skips them.
+        self._first = {head[0] for head in self._index}
 
     def count(self, text: str) -> Counter[str]:
         """How often each phrase occurs in ``text`` (matches don't overlap)."""
         found: Counter[str] = Counter()
         tokens = _tokens(text)
+        first = self._first
         i = 0
         while i < len(tokens):
-            if match := self._match(tokens, i):
+            if tokens[i] in first and (match := self._match(tokens, i)):
                 found[match[1]] += 1
                 i += len(match[0])
             else:

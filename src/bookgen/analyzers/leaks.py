@@ -16,19 +16,28 @@ from bookgen.analyzers._text import quote
 from bookgen.analyzers.base import Draft, Finding, Result
 
 _SENTENCE_START = r"(?:^|[.!?]\s+)"
-_CHATTER = re.compile(
+# Chatter where a line starts (matched at its start only: a search would try every
+# position of a long paragraph), and chatter anywhere in an edge line.
+_CHATTER_OPENING = re.compile(
     "|".join(
         [
-            r"^(?:sure|certainly|absolutely|of course|okay|ok)\s*[!.:]",
-            r"^(?:sure|certainly|absolutely|of course|okay|ok),\s+(?:here|i|below|this)\b",
-            r"^here(?:'s|’s| is| are)\s+(?:the |your |a |my )?(?:(?:revised|rewritten|full|"
+            r"(?:sure|certainly|absolutely|of course|okay|ok)\s*[!.:]",
+            r"(?:sure|certainly|absolutely|of course|okay|ok),\s+(?:here|i|below|this)\b",
+            r"here(?:'s|’s| is| are)\s+(?:the |your |a |my )?(?:(?:revised|rewritten|full|"
             r"complete|updated|continued|next|first|final|expanded|new)(?:,| and)?\s+)*"
             r"(?:chapter|draft|version|revision|continuation)\b",
-            r"^(?:below is|i(?:'ve|’ve| have) (?:written|revised|rewritten|expanded|continued))",
-            r"^(?:this chapter (?:explores|introduces|sets up|focuses|establishes|shows|delves|"
+            r"(?:below is|i(?:'ve|’ve| have) (?:written|revised|rewritten|expanded|continued))",
+            r"(?:this chapter (?:explores|introduces|sets up|focuses|establishes|shows|delves|"
             r"follows|covers|continues)|in this chapter\b)",
-            r"^[(\[]?(?:(?:author|writer)(?:'|’)?s |editor(?:'|’)?s )?note\s*:",
-            r"^[(\[]?(?:author|writer)(?:'|’)?s note\b",
+            r"[(\[]?(?:(?:author|writer)(?:'|’)?s |editor(?:'|’)?s )?note\s*:",
+            r"[(\[]?(?:author|writer)(?:'|’)?s note\b",
+        ]
+    ),
+    re.IGNORECASE,
+)
+_CHATTER_ANYWHERE = re.compile(
+    "|".join(
+        [
             r"\bword count\s*:",
             r"\bi hope you (?:enjoy|enjoyed|like|liked|found)\b",
             r"\b(?:glad|happy) (?:that )?you (?:enjoyed|liked|found)\s+(?:this|the|my|our)\s+"
@@ -42,6 +51,36 @@ _CHATTER = re.compile(
     ),
     re.IGNORECASE,
 )
+
+
+# Every pattern of _CHATTER_ANYWHERE contains one of these: a line with none of them
+# (almost every line of prose) is passed without running the slow search.
+_ANYWHERE_HINTS = (
+    "word count",
+    "hope",
+    "you enjoyed",
+    "you liked",
+    "you found",
+    "let me know",
+    "feel free",
+    "would you like",
+    "i can ",
+    "feedback",
+    "love to hear",
+    "as an ai",
+    "language model",
+)
+
+
+def _chatter(line: str) -> re.Match[str] | None:
+    if opening := _CHATTER_OPENING.match(line):
+        return opening
+    lower = line.lower().replace("’", "'")
+    if not any(hint in lower for hint in _ANYWHERE_HINTS):
+        return None
+    return _CHATTER_ANYWHERE.search(line)
+
+
 # Anywhere in the text, these can only be the model speaking about itself.
 _AI = re.compile(r"\bas an ai language model\b|\bas a (?:large )?language model\b", re.I)
 _FENCE = re.compile(r"^\s*```")
@@ -59,7 +98,7 @@ def _kind(line: str) -> str | None:
         return "heading"
     if _SEPARATOR.match(bare):
         return "separator"
-    if not bare.startswith(_DIALOGUE) and _CHATTER.search(bare):
+    if not bare.startswith(_DIALOGUE) and _chatter(bare):
         return "chatter"
     return None
 
