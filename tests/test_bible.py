@@ -37,6 +37,26 @@ def test_outline_fallback() -> None:
     assert bible.contract(1) is not None and bible.contract(1).characters == ["Mara", "Tobias"]  # type: ignore[union-attr]
 
 
+def test_outline_fallback_tells_names_from_words_that_open_a_sentence() -> None:
+    book = BookSpec(
+        title="Salt",
+        chapters=[
+            ChapterSpec(
+                number=1,
+                title="One",
+                synopsis="Fourteen-year-old Elin Rask meets Mr. Jory Penrose. Frost comes early.",
+                beats=["Dragging the net ashore", "Over supper Penrose talks", "Slowly, Elin"],
+            ),
+            ChapterSpec(number=2, title="Two", synopsis="Mara waits for a hard frost."),
+        ],
+    )
+    bible = outline_bible(book)
+    assert sorted(bible.names()) == ["Elin", "Jory", "Mara", "Penrose", "Rask"]
+    assert bible.contract(2).characters == ["Mara"]  # type: ignore[union-attr]
+    guide = book.model_copy(update={"genre": "non-fiction"})
+    assert outline_bible(guide).names() == frozenset()
+
+
 class Planner(ScriptedProvider):
     """Answers planning calls from its own script (prose, or JSON) and counts them."""
 

@@ -366,6 +366,42 @@ async def test_a_clean_first_draft_is_accepted_without_a_revision(
     assert (tmp_path / "books/the-test-book/drafts/01-i1.md").is_file()
 
 
+async def test_an_empty_answer_is_asked_for_again_and_never_saved(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    events: list[Event] = []
+    scripted.enqueue("", "  \n", prose(300))
+    orchestrator = make(outline, tmp_path, scripted, events=events.append)
+    results = await orchestrator.generate_chapters_parallel([1])
+    assert (results[0].status, results[0].calls, results[0].words) == ("completed", 3, 300)
+    notices = [e.data["message"] for e in events if e.kind == "notice" and e.chapter == 1]
+    assert notices == ["the model's answer was empty; asking again"] * 2
+    # All three calls were paid for and are counted.
+    assert orchestrator.store.manifest.state(1).calls == 3
+    # Asked again with a note, not word for word (a fixed seed would answer the same).
+    first, second, third = (r.messages[-1].content for r in scripted.history)
+    assert second == first + "\n\n(Your previous answer was empty. Write the text now: prose only.)"
+    assert third.endswith(
+        "prose only.)\n\n(Your previous answer was empty. Write the text now: prose only.)"
+    )
+
+
+async def test_a_model_that_keeps_answering_nothing_fails_the_chapter(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    scripted.enqueue(*[""] * 6)
+    orchestrator = make(outline, tmp_path, scripted, max_iterations=2)
+    results = await orchestrator.generate_chapters_parallel([1])
+    # Two iterations (a draft, then a continuation), each asked three times.
+    assert (results[0].status, results[0].calls) == ("failed", 6)
+    assert results[0].error == "the model answered with no text (6 calls)"
+    state = orchestrator.store.manifest.state(1)
+    assert (state.status, state.file) == ("failed", None)
+    assert not (tmp_path / "books/the-test-book/chapters").exists() or not any(
+        (tmp_path / "books/the-test-book/chapters").iterdir()
+    )
+
+
 async def test_a_short_draft_is_continued(
     outline: Path, tmp_path: Path, scripted: ScriptedProvider
 ) -> None:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bookgen.errors import ManifestError
 from bookgen.models import BookSpec
+from bookgen.prompts import genre_preset
 from bookgen.store import BookStore, atomic_write_text
 
 BIBLE_JSON = "bible.json"
@@ -228,16 +229,106 @@ _NOT_NAMES = {
     "With",
     "From",
     "One",
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Dr",
+    # Words that open a sentence or a beat and are never names.
+    "Over",
+    "Under",
+    "During",
+    "While",
+    "Then",
+    "Now",
+    "Later",
+    "Meanwhile",
+    "Inside",
+    "Outside",
+    "Back",
+    "Soon",
+    "Finally",
+    "Suddenly",
+    "Everyone",
+    "Nobody",
+    "Someone",
+    "Two",
+    "Three",
+    "Four",
+    "Five",
+    "Six",
+    "Seven",
+    "Eight",
+    "Nine",
+    "Ten",
+    "Eleven",
+    "Twelve",
+    "Thirteen",
+    "Fourteen",
+    "Fifteen",
+    "Sixteen",
+    "Seventeen",
+    "Eighteen",
+    "Nineteen",
+    "Twenty",
+    "Fifty",
+    "Hundred",
+    "Years",
+    "Days",
+    *"""By To For Of Behind Beyond Across Along Around Through Into Upon Without Within
+    Still Once Only Even Just Every Each All Some Most No Not Yes If Because Since Until
+    Where What Who Why How There Here Its Our We You I Me My Your Both Neither Either
+    Near Far Up Down Out Off Above Below Between Against Among Toward Towards Despite
+    Although Though Unless Whether Soon Instead Yet So Or Nor Like Unlike""".split(),
 }
+# A capitalised word at the start of a sentence or beat with one of these endings is a
+# verb or an adverb ("Dragging the figurehead", "Slowly"), unless the outline also
+# capitalises it mid-sentence.
+_NOT_NAME_ENDINGS = ("ing", "ed", "ly")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|[\"“(]\s*)$")
+_TITLE_BEFORE = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St)\.\s+$")
+
+
+def _outline_names(texts: list[str]) -> list[list[str]]:
+    """The names in each text: capitalised words and pairs, less the words above."""
+    found = []
+    for text in texts:
+        matches = []
+        for match in _NAME.finditer(text):
+            before = text[: match.start()]
+            start = bool(_SENTENCE_START.search(before)) and not _TITLE_BEFORE.search(before)
+            matches.append((match.group(1), start))
+        found.append(matches)
+    mid = {
+        word for matches in found for name, start in matches if not start for word in name.split()
+    }
+    # Words the outline also writes in lower case ("Frost" ... "a hard frost") are words.
+    lower = {word for text in texts for word in re.findall(r"\b[a-z]+\b", text)}
+    names = []
+    for matches in found:
+        kept = []
+        for name, start in matches:
+            first = name.split()[0]
+            if first in _NOT_NAMES:
+                continue
+            if start and " " not in name and first not in mid:
+                if first.endswith(_NOT_NAME_ENDINGS) or first.lower() in lower:
+                    continue
+            kept.append(name)
+        names.append(kept)
+    return names
 
 
 def outline_bible(book: BookSpec) -> StoryBible:
     """The bible the outline alone supports: the names it mentions, a contract per chapter."""
     seen: dict[str, None] = {}
     contracts = []
-    for chapter in book.chapters:
-        text = " ".join([chapter.synopsis, *chapter.beats])
-        names = [m for m in _NAME.findall(text) if m.split()[0] not in _NOT_NAMES]
+    # Each beat is its own text: its first word starts a sentence.
+    texts = [[chapter.synopsis, *chapter.beats] for chapter in book.chapters]
+    per_text = iter(_outline_names([text for chapter in texts for text in chapter]))
+    # A non-fiction outline's capitalised words are topics, not people.
+    people = genre_preset(book.genre)[0] != "non-fiction"
+    for chapter, chapter_texts in zip(book.chapters, texts, strict=True):
+        names = [name for _ in chapter_texts for name in next(per_text) if people]
         for name in names:
             seen.setdefault(name, None)
         contracts.append(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bookgen.cost import BudgetExhausted
-from bookgen.errors import FatalProviderError, JobCancelled
+from bookgen.errors import FatalProviderError, JobCancelled, ProviderError
 from bookgen.events import Event, EventSink
 from bookgen.models import (
     BookSpec,
@@ -34,6 +34,9 @@ from bookgen.providers.retry import ProviderCaller
 from bookgen.quality import QualityLoop
 from bookgen.tokens import max_tokens_for
 
+# An empty answer is asked for again this many times before the chapter fails.
+EMPTY_ANSWER_RETRIES = 2
+EMPTY_NUDGE = "(Your previous answer was empty. Write the text now: prose only.)"
 # A draft shorter than this share of its target gets a continuation call.
 MIN_LENGTH_RATIO = 0.9
 
@@ -127,6 +130,9 @@ class ChapterJob:
         )
         try:
             best = QualityLoop(self).run(resumed)
+            if not best.text.strip():
+                # Never saved as written: the chapter fails and runs again next time.
+                raise ProviderError(f"the model answered with no text ({self.calls} calls)")
             relpath, digest = ctx.store.write_chapter(self.chapter, best.text)
         except BudgetExhausted as exc:
             # The book's budget, not this chapter, stopped it: it waits for a rerun.
@@ -187,17 +193,33 @@ class ChapterJob:
         return result
 
     def generate(self, messages: list[Message], words: int) -> Completion:
-        return self.call(
-            CompletionRequest(
-                messages=messages,
-                max_tokens=max_tokens_for(words),
-                metadata={
-                    "book": self.ctx.book_name,
-                    "chapter": str(self.chapter.number),
-                    "title": self.chapter.title,
-                },
-            )
+        """One answer, with text in it if the model gives any: an empty answer (small
+        models sometimes stop at once) is asked for again, up to EMPTY_ANSWER_RETRIES
+        times. (A chapter that ends empty fails; see ``run``.)"""
+        request = CompletionRequest(
+            messages=messages,
+            max_tokens=max_tokens_for(words),
+            metadata={
+                "book": self.ctx.book_name,
+                "chapter": str(self.chapter.number),
+                "title": self.chapter.title,
+            },
         )
+        for attempt in range(EMPTY_ANSWER_RETRIES + 1):
+            completion = self.call(request)
+            if completion.text.strip():
+                return completion
+            if attempt < EMPTY_ANSWER_RETRIES:
+                message = "the model's answer was empty; asking again"
+                self.ctx.events(
+                    Event("notice", self.chapter.number, self.chapter.title, {"message": message})
+                )
+                # The same request may well get the same empty answer (fixed seeds, greedy
+                # sampling): say what went wrong at the end of the last message.
+                *rest, last = request.messages
+                nudged = last.model_copy(update={"content": f"{last.content}\n\n{EMPTY_NUDGE}"})
+                request = request.model_copy(update={"messages": [*rest, nudged]})
+        return completion  # still empty: the enhance loop's other prompts may do better
 
     def call(self, request: CompletionRequest) -> Completion:
         """One provider call (retries, limits and fallbacks inside), counted in the
