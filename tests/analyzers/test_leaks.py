@@ -44,6 +44,7 @@ def test_chatter_at_both_ends_is_two_hard_findings() -> None:
         "In this chapter, Ines discovers the salt.",
         # What SmolLM2 opened a demo chapter with.
         "I'm glad you enjoyed this chapter. It's about a winter gale that knocks out the beacon.",
+        "This is the final chapter of the story. This one focuses on the cliff path home.",
     ],
 )
 def test_chatter_at_the_start(opening: str) -> None:
@@ -57,6 +58,7 @@ def test_chatter_at_the_start(opening: str) -> None:
     [
         "I hope you enjoyed this chapter!",
         "Glad you liked the story so far!",
+        "The length of this chapter: about 15 pages.",
         "Let me know if you'd like any changes.",
         "Please let me know if you want a different ending.",
         "Would you like me to continue with chapter 4?",
@@ -92,6 +94,8 @@ def test_chatter_after_a_separator_is_still_at_the_end() -> None:
         "Certainly the wind had dropped by then.",
         "She hoped the note would reach him in time.",
         "The mate had promised to let her know if the wind came back.",
+        "This was the last chapter of a long war, and everyone on the quay knew it.",
+        "She hoped the storm would pass; the length of this night frightened her.",
     ],
 )
 def test_prose_and_dialogue_at_the_edges_pass(closing: str) -> None:

@@ -31,6 +31,8 @@ _CHATTER_OPENING = re.compile(
             r"follows|covers|continues)|in this chapter\b)",
             r"[(\[]?(?:(?:author|writer)(?:'|’)?s |editor(?:'|’)?s )?note\s*:",
             r"[(\[]?(?:author|writer)(?:'|’)?s note\b",
+            r"this is the (?:final|first|last|next|opening|closing|second|third) chapter "
+            r"(?:of|in) (?:the|this|my|our|your) (?:story|book|novel)\b",
         ]
     ),
     re.IGNORECASE,
@@ -39,6 +41,7 @@ _CHATTER_ANYWHERE = re.compile(
     "|".join(
         [
             r"\bword count\s*:",
+            r"\bthe length of this chapter\b",
             r"\bi hope you (?:enjoy|enjoyed|like|liked|found)\b",
             r"\b(?:glad|happy) (?:that )?you (?:enjoyed|liked|found)\s+(?:this|the|my|our)\s+"
             r"(?:chapter|story|book|draft)\b",
@@ -57,6 +60,7 @@ _CHATTER_ANYWHERE = re.compile(
 # (almost every line of prose) is passed without running the slow search.
 _ANYWHERE_HINTS = (
     "word count",
+    "length of this chapter",
     "hope",
     "you enjoyed",
     "you liked",
