@@ -48,10 +48,27 @@ def test_outline_fallback_tells_names_from_words_that_open_a_sentence() -> None:
                 beats=["Dragging the net ashore", "Over supper Penrose talks", "Slowly, Elin"],
             ),
             ChapterSpec(number=2, title="Two", synopsis="Mara waits for a hard frost."),
+            ChapterSpec(
+                number=3,
+                title="Three",
+                synopsis="Mr Smith and Dr Patel arrive. Grace sings.",
+                beats=["Emily runs", "Ted waits", "Grace is saved by grace"],
+            ),
         ],
     )
     bible = outline_bible(book)
-    assert sorted(bible.names()) == ["Elin", "Jory", "Mara", "Penrose", "Rask"]
+    assert sorted(bible.names()) == [
+        "Elin",
+        "Emily",
+        "Grace",
+        "Jory",
+        "Mara",
+        "Patel",
+        "Penrose",
+        "Rask",
+        "Smith",
+        "Ted",
+    ]
     assert bible.contract(2).characters == ["Mara"]  # type: ignore[union-attr]
     guide = book.model_copy(update={"genre": "non-fiction"})
     assert outline_bible(guide).names() == frozenset()

@@ -14,7 +14,7 @@ import pytest
 
 from bookgen.bible import BIBLE_JSON, Character, StoryBible
 from bookgen.cli import main
-from bookgen.errors import BadRequestError, ProviderConfigError
+from bookgen.errors import BadRequestError, JobCancelled, ProviderConfigError
 from bookgen.models import BookSpec, ChapterSpec, CompletionRequest, Message
 from bookgen.prompts import PromptBuilder
 from bookgen.providers import local
@@ -278,3 +278,41 @@ def test_without_the_local_model_the_default_is_a_clear_error(
         "(`bookgen providers`), or --provider sim for simulated text\n"
     )
     assert list(tmp_path.iterdir()) == [source]
+
+
+def test_close_never_frees_an_instance_a_call_is_using(provider: LocalProvider) -> None:
+    inside, release = threading.Event(), threading.Event()
+    real_generate = provider._generate
+
+    def generate(llama, req):  # type: ignore[no-untyped-def]
+        inside.set()
+        release.wait(30)
+        return real_generate(llama, req)
+
+    provider._generate = generate  # type: ignore[method-assign]
+    result: list[object] = []
+    thread = threading.Thread(target=lambda: result.append(provider.complete(request())))
+    thread.start()
+    assert inside.wait(30)
+    provider.close()
+    assert provider.instances == 1  # still in use: freeing it now would crash the process
+    release.set()
+    thread.join(30)
+    assert result and provider.instances == 0  # freed by its thread when the call ended
+    with pytest.raises(JobCancelled):
+        provider.complete(request())
+
+
+def test_a_chat_template_that_refuses_the_prompt_is_an_input_error(
+    provider: LocalProvider,
+) -> None:
+    provider.check_access()
+
+    def refuse(**_: object) -> None:
+        raise ValueError("System role not supported")
+
+    provider._formatter = refuse  # type: ignore[assignment]
+    with pytest.raises(ProviderConfigError, match="chat template refused the prompt: System role"):
+        provider.check_access()
+    with pytest.raises(BadRequestError, match="chat template refused the prompt"):
+        provider.complete(request())

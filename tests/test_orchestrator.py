@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bookgen import AsyncBookOrchestrator, ProviderError
-from bookgen.errors import OptionError
+from bookgen.errors import BadRequestError, OptionError
 from bookgen.events import Event
 from bookgen.models import Completion, CompletionRequest, Usage
 from tests.conftest import ScriptedProvider
@@ -389,17 +389,48 @@ async def test_an_empty_answer_is_asked_for_again_and_never_saved(
 async def test_a_model_that_keeps_answering_nothing_fails_the_chapter(
     outline: Path, tmp_path: Path, scripted: ScriptedProvider
 ) -> None:
-    scripted.enqueue(*[""] * 6)
-    orchestrator = make(outline, tmp_path, scripted, max_iterations=2)
+    scripted.enqueue(*[""] * 3)
+    orchestrator = make(outline, tmp_path, scripted, max_iterations=3)
     results = await orchestrator.generate_chapters_parallel([1])
-    # Two iterations (a draft, then a continuation), each asked three times.
-    assert (results[0].status, results[0].calls) == ("failed", 6)
-    assert results[0].error == "the model answered with no text (6 calls)"
+    # Asked three times in all: --max-iterations bounds the calls, empty answers included.
+    assert (results[0].status, results[0].calls) == ("failed", 3)
+    assert results[0].error == "the model answered with no text (3 calls)"
     state = orchestrator.store.manifest.state(1)
-    assert (state.status, state.file) == ("failed", None)
+    assert (state.status, state.file, state.iterations) == ("failed", None, [])
     assert not (tmp_path / "books/the-test-book/chapters").exists() or not any(
         (tmp_path / "books/the-test-book/chapters").iterdir()
     )
+    # A rerun starts afresh (it does not resume the empty checkpoints) and writes it.
+    scripted.enqueue(prose(300))
+    again = await make(outline, tmp_path, scripted, max_iterations=3).generate_chapters_parallel(
+        [1]
+    )
+    assert (again[0].status, again[0].calls, again[0].words) == ("completed", 1, 300)
+
+
+async def test_a_refused_enhancement_keeps_the_best_draft(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    events: list[Event] = []
+    cut = " ".join(prose(290, "c").split()[:289]) + " and then she"
+    scripted.enqueue(
+        Completion(text=cut, finish_reason="length"),
+        BadRequestError("the prompt is 4,100 tokens and the model's context window holds 4,096"),
+    )
+    orchestrator = make(outline, tmp_path, scripted, events=events.append)
+    results = await orchestrator.generate_chapters_parallel([2])
+    assert (results[0].status, results[0].calls, results[0].needs_review) == (
+        "completed",
+        1,
+        True,
+    )
+    assert (
+        (tmp_path / "books/the-test-book" / str(results[0].file))
+        .read_text()
+        .endswith("and then she\n")
+    )
+    [notice] = [e.data["message"] for e in events if e.kind == "notice" and e.chapter == 2]
+    assert notice.startswith("stopped improving the chapter: the provider refused the request")
 
 
 async def test_a_short_draft_is_continued(

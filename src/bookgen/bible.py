@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -280,39 +281,47 @@ _NOT_NAMES = {
     Near Far Up Down Out Off Above Below Between Against Among Toward Towards Despite
     Although Though Unless Whether Soon Instead Yet So Or Nor Like Unlike""".split(),
 }
-# A capitalised word at the start of a sentence or beat with one of these endings is a
-# verb or an adverb ("Dragging the figurehead", "Slowly"), unless the outline also
-# capitalises it mid-sentence.
-_NOT_NAME_ENDINGS = ("ing", "ed", "ly")
+# A capitalised word like these at the start of a sentence or beat is a verb or an
+# adverb ("Dragging the figurehead", "Slowly, she"), unless the outline capitalises it
+# elsewhere too; "-ly" only from six letters, so Emily, Molly and Lily stay names.
+_NOT_NAME_WORD = re.compile(r"\w+ing|\w{4,}ly")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|[\"“(]\s*)$")
 _TITLE_BEFORE = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St)\.\s+$")
 
 
 def _outline_names(texts: list[str]) -> list[list[str]]:
-    """The names in each text: capitalised words and pairs, less the words above."""
+    """The names in each text: capitalised words and pairs, less the words above.
+
+    A word that only opens a sentence or a beat, and does so once, is judged by itself:
+    it is not a name if it looks like a verb or an adverb, or the outline also writes it
+    in lower case ("Frost comes early" ... "a hard frost"). A name seen mid-sentence, or
+    opening two or more sentences, is kept.
+    """
     found = []
     for text in texts:
         matches = []
         for match in _NAME.finditer(text):
             before = text[: match.start()]
             start = bool(_SENTENCE_START.search(before)) and not _TITLE_BEFORE.search(before)
-            matches.append((match.group(1), start))
+            words = match.group(1).split()
+            if words[0] in _NOT_NAMES:
+                # "Mr Smith", "Over Penrose": the name is what follows.
+                words, start = words[1:], False
+            if words and words[0] not in _NOT_NAMES:
+                matches.append((" ".join(words), start))
         found.append(matches)
     mid = {
         word for matches in found for name, start in matches if not start for word in name.split()
     }
-    # Words the outline also writes in lower case ("Frost" ... "a hard frost") are words.
+    openings = Counter(name for matches in found for name, start in matches if start)
     lower = {word for text in texts for word in re.findall(r"\b[a-z]+\b", text)}
     names = []
     for matches in found:
         kept = []
         for name, start in matches:
-            first = name.split()[0]
-            if first in _NOT_NAMES:
+            alone = start and " " not in name and name not in mid and openings[name] < 2
+            if alone and (_NOT_NAME_WORD.fullmatch(name) or name.lower() in lower):
                 continue
-            if start and " " not in name and first not in mid:
-                if first.endswith(_NOT_NAME_ENDINGS) or first.lower() in lower:
-                    continue
             kept.append(name)
         names.append(kept)
     return names

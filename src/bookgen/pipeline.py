@@ -131,7 +131,9 @@ class ChapterJob:
         try:
             best = QualityLoop(self).run(resumed)
             if not best.text.strip():
-                # Never saved as written: the chapter fails and runs again next time.
+                # Never saved as written: the chapter fails and starts afresh next time
+                # (its empty checkpoints are dropped, or a rerun would resume them).
+                ctx.store.update_chapter(number, iterations=[])
                 raise ProviderError(f"the model answered with no text ({self.calls} calls)")
             relpath, digest = ctx.store.write_chapter(self.chapter, best.text)
         except BudgetExhausted as exc:
@@ -192,10 +194,11 @@ class ChapterJob:
         ctx.events(Event("chapter_completed", number, self.chapter.title, data))
         return result
 
-    def generate(self, messages: list[Message], words: int) -> Completion:
+    def generate(self, messages: list[Message], words: int, *, max_calls: int = 1) -> Completion:
         """One answer, with text in it if the model gives any: an empty answer (small
         models sometimes stop at once) is asked for again, up to EMPTY_ANSWER_RETRIES
-        times. (A chapter that ends empty fails; see ``run``.)"""
+        times and within ``max_calls`` in all (the iterations the chapter has left), so
+        --max-iterations bounds the calls. (A chapter that ends empty fails; see ``run``.)"""
         request = CompletionRequest(
             messages=messages,
             max_tokens=max_tokens_for(words),
@@ -205,11 +208,12 @@ class ChapterJob:
                 "title": self.chapter.title,
             },
         )
-        for attempt in range(EMPTY_ANSWER_RETRIES + 1):
+        attempts = max(1, min(EMPTY_ANSWER_RETRIES + 1, max_calls))
+        for attempt in range(attempts):
             completion = self.call(request)
             if completion.text.strip():
                 return completion
-            if attempt < EMPTY_ANSWER_RETRIES:
+            if attempt < attempts - 1:
                 message = "the model's answer was empty; asking again"
                 self.ctx.events(
                     Event("notice", self.chapter.number, self.chapter.title, {"message": message})

@@ -27,6 +27,8 @@ from bookgen.analyzers.base import Draft as AnalyzerDraft
 from bookgen.analyzers.base import GenreStyle
 from bookgen.analyzers.leaks import strip_leaks
 from bookgen.analyzers.loops import cut_repeated_tail
+from bookgen.errors import BadRequestError
+from bookgen.events import Event
 from bookgen.store import count_words
 
 if TYPE_CHECKING:
@@ -151,14 +153,19 @@ class QualityLoop:
     def run(self, resumed: list[dict[str, Any]]) -> Version:
         versions = self.resume(resumed) if resumed else []
         if not versions:
-            completion = self.job.generate(self.ctx.prompts.chapter(self.chapter), self.job.target)
+            before = self.job.calls
+            completion = self.job.generate(
+                self.ctx.prompts.chapter(self.chapter),
+                self.job.target,
+                max_calls=self.ctx.max_iterations,
+            )
             first = Version(
                 completion.text.strip(),
                 completion.finish_reason,
                 self.measure(completion.text.strip(), completion.finish_reason),
                 "draft",
                 1,
-                1,
+                self.job.calls - before,
             )
             self.checkpoint(first)
             versions = [first]
@@ -175,7 +182,10 @@ class QualityLoop:
             elif current.calls >= self.ctx.max_iterations:
                 break
             else:
-                current = self.enhance(current)
+                enhanced = self.enhance(current)
+                if enhanced is None:
+                    break
+                current = enhanced
             if current.rank > best.rank and (
                 current.analysis.acceptable != best.analysis.acceptable
                 or current.analysis.score > best.analysis.score + PLATEAU_EPSILON
@@ -196,20 +206,31 @@ class QualityLoop:
         self.checkpoint(version)
         return version
 
-    def enhance(self, current: Version) -> Version:
+    def enhance(self, current: Version) -> Version | None:
+        """The next version from a continuation or a revision call; None when the
+        provider refuses the request itself (say, a draft too long for a small context
+        window to continue): the best version so far is then the chapter."""
         prompts, chapter, target = self.ctx.prompts, self.chapter, self.job.target
         hard = {f.analyzer for f in current.analysis.findings if f.severity == "hard"}
         truncated = current.finish_reason == "length" or "truncation" in hard
-        if truncated or (hard == {"length"} and current.words < target):
-            missing = max(target - current.words, 1)
-            completion = self.job.generate(prompts.continuation(chapter, current.text), missing)
-            text = current.text.rstrip() + "\n\n" + completion.text.strip()
-            return self.next_version(
-                current, text, completion.finish_reason, "continuation", current.calls + 1
-            )
-        findings = [finding.message for finding in current.analysis.findings]
-        completion = self.job.generate(prompts.revision(chapter, current.text, findings), target)
-        text = completion.text.strip()
-        return self.next_version(
-            current, text, completion.finish_reason, "revision", current.calls + 1
-        )
+        before = self.job.calls
+        remaining = self.ctx.max_iterations - current.calls
+        try:
+            if truncated or (hard == {"length"} and current.words < target):
+                missing = max(target - current.words, 1)
+                messages = prompts.continuation(chapter, current.text)
+                completion = self.job.generate(messages, missing, max_calls=remaining)
+                text = current.text.rstrip() + "\n\n" + completion.text.strip()
+                kind = "continuation"
+            else:
+                findings = [finding.message for finding in current.analysis.findings]
+                messages = prompts.revision(chapter, current.text, findings)
+                completion = self.job.generate(messages, target, max_calls=remaining)
+                text = completion.text.strip()
+                kind = "revision"
+        except BadRequestError as exc:
+            message = f"stopped improving the chapter: the provider refused the request ({exc})"
+            self.ctx.events(Event("notice", chapter.number, chapter.title, {"message": message}))
+            return None
+        calls = current.calls + self.job.calls - before
+        return self.next_version(current, text, completion.finish_reason, kind, calls)

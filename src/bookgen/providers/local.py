@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from bookgen.errors import BadRequestError, JobCancelled, ProviderConfigError, ProviderError
-from bookgen.models import Completion, CompletionRequest, FinishReason, Usage
+from bookgen.models import Completion, CompletionRequest, FinishReason, Message, Usage
 from bookgen.providers.base import Provider, ProviderOptions
 
 if TYPE_CHECKING:
@@ -176,8 +176,26 @@ class LocalProvider(Provider):
         return self._context
 
     def check_access(self) -> None:
-        # Loads the first instance now, so a broken model file fails before any chapter.
+        """Loads the first instance now and formats a system + user prompt with the
+        model's chat template, so a broken file or a template that refuses bookgen's
+        prompts (some allow no system message) fails once, before any chapter."""
         self.context_window()
+        llama = self._checkout()
+        try:
+            self._prompt(
+                llama,
+                CompletionRequest(
+                    messages=[
+                        Message(role="system", content="You write books."),
+                        Message(role="user", content="Write a chapter."),
+                    ],
+                    max_tokens=1,
+                ),
+            )
+        except BadRequestError as exc:
+            raise ProviderConfigError(f"--model {self.path}: {exc}") from exc
+        finally:
+            self._checkin(llama)
 
     # --- instances ---------------------------------------------------------------
 
@@ -230,6 +248,9 @@ class LocalProvider(Provider):
             context = self._context
         llama = self._load(context or self._window())
         with self._lock:
+            if self._closed:  # closed while this one loaded
+                llama.close()
+                raise JobCancelled("the local model was closed")
             if self._context is None:
                 self._context = llama.n_ctx()
                 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -253,9 +274,11 @@ class LocalProvider(Provider):
 
     def _checkin(self, llama: Llama) -> None:
         with self._lock:
-            if self._closed:
+            if not self._closed:
+                self._free.append(llama)
                 return
-            self._free.append(llama)
+            self._all.remove(llama)
+        llama.close()  # close() left it to the thread that was using it
 
     @property
     def instances(self) -> int:
@@ -264,10 +287,14 @@ class LocalProvider(Provider):
             return len(self._all)
 
     def close(self) -> None:
+        """Free the instances no call is using; one in use is freed by its thread when
+        the call returns (freeing it under a running decode would crash the process)."""
         with self._lock:
             self._closed = True
-            loaded, self._all, self._free = self._all, [], []
-        for llama in loaded:
+            idle, self._free = self._free, []
+            for llama in idle:
+                self._all.remove(llama)
+        for llama in idle:
             llama.close()
 
     # --- a call ------------------------------------------------------------------
@@ -278,7 +305,10 @@ class LocalProvider(Provider):
             # A GGUF file without a chat template: plain text with role labels.
             text = "\n\n".join(f"{m['role'].upper()}:\n{m['content']}" for m in messages)
             return llama.tokenize(f"{text}\n\nASSISTANT:\n".encode()), None, None
-        formatted = self._formatter(messages=messages)
+        try:
+            formatted = self._formatter(messages=messages)
+        except Exception as exc:  # noqa: BLE001 - jinja and the template's own raise_exception
+            raise BadRequestError(f"the model's chat template refused the prompt: {exc}") from exc
         tokens = llama.tokenize(
             formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
         )
