@@ -403,7 +403,8 @@ def _print_summary(
     short = [r.number for r in results if r.short]
     if short:
         listed = ", ".join(str(n) for n in short)
-        print(f"note: chapters {listed} stayed short of their target after --max-iterations calls")
+        which = f"chapter {listed} stayed" if len(short) == 1 else f"chapters {listed} stayed"
+        print(f"note: {which} short of the target after --max-iterations calls")
     totals = status_data(orchestrator.store, orchestrator.store.load())["totals"]
     print(f"book so far: {usage_line(totals)}")
     if orchestrator.budget is not None and orchestrator.budget.exhausted:
