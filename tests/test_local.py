@@ -316,3 +316,33 @@ def test_a_chat_template_that_refuses_the_prompt_is_an_input_error(
         provider.check_access()
     with pytest.raises(BadRequestError, match="chat template refused the prompt"):
         provider.complete(request())
+
+
+def test_no_more_instances_than_the_cores_can_run(
+    provider: LocalProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local, "usable_cores", lambda: 2)
+    provider.plan_workers(3)  # three workers on two cores: one thread each, two instances
+    assert (provider.threads, provider.max_instances) == (1, 2)
+    lock = threading.Lock()
+    running, most = 0, 0
+    real_generate = provider._generate
+
+    def generate(llama, req):  # type: ignore[no-untyped-def]
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            return real_generate(llama, req)
+        finally:
+            with lock:
+                running -= 1
+
+    provider._generate = generate  # type: ignore[method-assign]
+    threads = [threading.Thread(target=provider.complete, args=(request(),)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert most <= 2 and provider.instances <= 2

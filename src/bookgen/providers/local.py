@@ -10,7 +10,9 @@ checks an instance out of a small pool and returns it afterwards; an instance is
 loaded the first time more calls run at once than there are instances, so a run with
 N workers holds at most N of them, each used by one thread at a time and reused for
 later chapters. Each instance computes with ``cores // workers`` CPU threads (at least
-one), so the workers together do not oversubscribe the machine.
+one), and there are never more instances than the cores can run side by side: with
+more workers than cores, the extra calls wait for a free instance (their chapters'
+analysis and bookkeeping still overlap), rather than slowing every call down.
 
 The prompt is formatted with the chat template stored in the GGUF file and tokenized
 here, so the context window is checked exactly: ``max_tokens`` is lowered to the room
@@ -141,6 +143,8 @@ class LocalProvider(Provider):
             self.model = self.path.stem
         self.workers = 1
         self._lock = threading.Lock()
+        self._returned = threading.Condition(self._lock)  # an instance came back
+        self._loading = 0  # instances being loaded right now
         self._free: list[Llama] = []
         self._all: list[Llama] = []
         self._formatter: Jinja2ChatFormatter | None = None
@@ -239,14 +243,31 @@ class LocalProvider(Provider):
             model.close()
         return min(self.settings.n_ctx, trained) if trained > 0 else self.settings.n_ctx
 
+    @property
+    def max_instances(self) -> int:
+        """More instances than the cores can run at once only slow each other down (and
+        each holds its own KV cache): calls beyond this wait for a free one."""
+        return max(1, usable_cores() // self.threads)
+
     def _checkout(self) -> Llama:
         with self._lock:
-            if self._closed:
-                raise JobCancelled("the local model was closed")
-            if self._free:
-                return self._free.pop()
+            while True:
+                if self._closed:
+                    raise JobCancelled("the local model was closed")
+                if self.interrupted.is_set():
+                    raise JobCancelled("interrupted")
+                if self._free:
+                    return self._free.pop()
+                if len(self._all) + self._loading < self.max_instances:
+                    break
+                self._returned.wait(timeout=0.5)
+            self._loading += 1
             context = self._context
-        llama = self._load(context or self._window())
+        try:
+            llama = self._load(context or self._window())
+        finally:
+            with self._lock:
+                self._loading -= 1
         with self._lock:
             if self._closed:  # closed while this one loaded
                 llama.close()
@@ -276,6 +297,7 @@ class LocalProvider(Provider):
         with self._lock:
             if not self._closed:
                 self._free.append(llama)
+                self._returned.notify()
                 return
             self._all.remove(llama)
         llama.close()  # close() left it to the thread that was using it
@@ -291,6 +313,7 @@ class LocalProvider(Provider):
         the call returns (freeing it under a running decode would crash the process)."""
         with self._lock:
             self._closed = True
+            self._returned.notify_all()
             idle, self._free = self._free, []
             for llama in idle:
                 self._all.remove(llama)
