@@ -384,3 +384,22 @@ def test_raise_errors_env_shows_the_traceback(
     monkeypatch.setenv("BOOKGEN_RAISE_ERRORS", "1")
     with pytest.raises(OutlineError):
         main(["generate", "--source", str(tmp_path / "nope.md")])
+
+
+def test_simulated_text_never_finishes_a_real_book(
+    capsys: pytest.CaptureFixture[str], outline: Path, tmp_path: Path
+) -> None:
+    assert run(capsys, *gen(outline, tmp_path, "--chapters", "1"))[0] == 0
+    manifest = tmp_path / "books" / "the-test-book" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    # As if a model had written chapter 1.
+    data["chapters"][0].update(provider="openai", model="gpt-4o-mini")
+    manifest.write_text(json.dumps(data))
+    before = manifest.read_text()
+    code, out, err = run(capsys, *gen(outline, tmp_path))
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: book 'the-test-book' was written by openai:gpt-4o-mini; --provider sim would "
+        "fill it with simulated text: choose a real provider, or another --book-name\n"
+    )
+    assert manifest.read_text() == before

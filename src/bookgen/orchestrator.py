@@ -38,13 +38,14 @@ from bookgen.models import (
     BookSpec,
     ChapterResult,
     CompletionRequest,
+    Manifest,
     Message,
     RunSummary,
 )
 from bookgen.outline import load_outline
 from bookgen.pipeline import ChapterJob, RunContext
 from bookgen.prompts import TIERS, PromptBuilder, Tier
-from bookgen.providers.base import Provider, create_provider
+from bookgen.providers.base import Provider, available_providers, create_provider
 from bookgen.providers.retry import DEFAULT_MAX_RETRIES, ProviderCaller
 from bookgen.ratelimit import NoLimit, RateLimiter, make_limiter
 from bookgen.schedule import SCHEDULES, Schedule, order
@@ -238,6 +239,23 @@ class AsyncBookOrchestrator:
         wanted = set(chapter_numbers)
         return [number for number in self.book.numbers if number in wanted]
 
+    def _refuse_simulated_text_in_a_real_book(self, manifest: Manifest) -> None:
+        """A book a model has written chapters of is not finished with simulated text."""
+        simulated = {name for name, cls in available_providers().items() if cls.simulated}
+        real = sorted(
+            {
+                f"{s.provider}:{s.model}"
+                for s in manifest.chapters
+                if s.status == "completed" and s.provider and s.provider not in simulated
+            }
+        )
+        if real:
+            raise OptionError(
+                f"book {self.store.name!r} was written by {', '.join(real)}; --provider "
+                f"{self.provider.name} would fill it with simulated text: choose a real "
+                "provider, or another --book-name"
+            )
+
     def _context_tokens(self) -> int | None:
         """The smallest context window of the provider chain, if any has a small one."""
         windows = [p.context_window() for p in [self.provider, *self.fallbacks]]
@@ -338,6 +356,9 @@ class AsyncBookOrchestrator:
         self.check_requests(numbers)
         started = time.monotonic()
         with self.store.locked():
+            if self.provider.simulated and self.store.exists():
+                # Checked before prepare() writes anything.
+                self._refuse_simulated_text_in_a_real_book(self.store.load())
             manifest = self.store.prepare(self.book, source=self.source_file)
             plan = self.store.plan(self.book, numbers, force=self.force)
             if self.max_cost is not None:
