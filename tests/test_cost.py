@@ -171,9 +171,15 @@ def test_budget_stops_the_run_and_a_larger_one_continues(
     spent = sum(s.cost_usd or 0 for s in first.chapters)
     assert 0 < spent <= 0.2
     calls_before = llm.calls()
-    assert main(book_args(outline, tmp_path, llm, *prices, "--max-cost", "5")) == 0
-    capsys.readouterr()
+    assert main(book_args(outline, tmp_path, llm, *prices, "--max-cost", "5", "--json")) == 0
+    finished = json.loads(capsys.readouterr().out.splitlines()[-1])
     second = store.load()
+    assert finished["event"] == "run_finished"
+    book = sum(s.cost_usd or 0 for s in second.chapters) + (second.planning_cost_usd or 0)
+    assert finished["book_cost_usd"] == pytest.approx(book)
+    # This run paid for the chapters the budget had stopped, not for the book so far.
+    assert finished["run_cost_usd"] == pytest.approx(book - spent)
+    assert 0 < finished["run_cost_usd"] < finished["book_cost_usd"]
     assert [s.status for s in second.chapters] == ["completed"] * 4
     assert llm.calls() - calls_before == 4 - len(done)  # finished chapters were not repeated
     assert all(second.state(n).calls == 1 for n in done)

@@ -49,6 +49,7 @@ from bookgen.providers.base import Provider, available_providers, create_provide
 from bookgen.providers.retry import DEFAULT_MAX_RETRIES, ProviderCaller
 from bookgen.ratelimit import NoLimit, RateLimiter, make_limiter
 from bookgen.schedule import SCHEDULES, Schedule, order
+from bookgen.status import book_cost
 from bookgen.store import BookStore, slugify
 from bookgen.tokens import max_tokens_for, reserved_tokens
 from bookgen.workers import SharedRun, process_pool, run_chapter
@@ -360,6 +361,7 @@ class AsyncBookOrchestrator:
                 # Checked before prepare() writes anything.
                 self._refuse_simulated_text_in_a_real_book(self.store.load())
             manifest = self.store.prepare(self.book, source=self.source_file)
+            spent_before = book_cost(manifest)
             plan = self.store.plan(self.book, numbers, force=self.force)
             if self.max_cost is not None:
                 # The budget is the book's: what earlier runs spent counts.
@@ -433,7 +435,15 @@ class AsyncBookOrchestrator:
                 self.store.close()
             if self.fatal is not None:
                 raise self.fatal
-            self.events(Event("run_finished", data=self.summary.model_dump()))
+            spent_after = book_cost(self.store.manifest)
+            costs = {
+                # None when a price is unknown: unknown is never shown as $0.
+                "run_cost_usd": None
+                if spent_after is None or spent_before is None
+                else round(spent_after - spent_before, 6),
+                "book_cost_usd": spent_after,
+            }
+            self.events(Event("run_finished", data={**self.summary.model_dump(), **costs}))
             if self.export and all(s.status == "completed" for s in self.store.manifest.chapters):
                 self._export()
         return self.results

@@ -10,6 +10,15 @@ from bookgen.store import BookStore
 TOTAL_KEYS = ("words", "calls", "prompt_tokens", "completion_tokens", "duration")
 
 
+def book_cost(manifest: Manifest) -> float | None:
+    """What the book has cost so far, over every chapter paid for (detached ones too) and
+    the planning calls; None if any price was unknown."""
+    paid = [*manifest.chapters, *manifest.detached]
+    if any(state.cost_usd is None for state in paid) or manifest.planning_cost_usd is None:
+        return None
+    return round(sum(state.cost_usd or 0.0 for state in paid) + manifest.planning_cost_usd, 6)
+
+
 def status_data(store: BookStore, manifest: Manifest) -> dict[str, Any]:
     chapters = [
         {
@@ -54,10 +63,7 @@ def status_data(store: BookStore, manifest: Manifest) -> dict[str, Any]:
             sum(state.cached_prompt_tokens for state in paid),
             sum(state.prompt_tokens for state in paid),
         ),
-        # Over every chapter paid for, detached ones too; None if any price was unknown.
-        "cost_usd": None
-        if any(state.cost_usd is None for state in paid) or manifest.planning_cost_usd is None
-        else round(sum(state.cost_usd or 0.0 for state in paid) + manifest.planning_cost_usd, 6),
+        "cost_usd": book_cost(manifest),
         "usage_estimated": any(state.usage_estimated for state in paid),
     }
     return {
