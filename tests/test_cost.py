@@ -118,6 +118,28 @@ def test_dry_run_calls_nothing_and_writes_nothing(
     assert 0 < low < high
 
 
+def test_dry_run_needs_no_api_key(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    outline: Path,
+    tmp_path: Path,
+    llm: FakeLLMServer,
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    code = main(book_args(outline, tmp_path, llm, "--dry-run"))
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert out.startswith("dry run: The Test Book: 4 chapters to write")
+    assert llm.requests == [] and not (tmp_path / "books").exists()
+    # The real run still asks for the key, before anything is written.
+    code = main(book_args(outline, tmp_path, llm))
+    assert code == 2
+    assert capsys.readouterr().err.startswith(
+        "error: provider 'openai' needs an API key: set OPENAI_API_KEY"
+    )
+    assert not (tmp_path / "books").exists()
+
+
 def test_dry_run_with_an_unknown_price(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

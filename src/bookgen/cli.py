@@ -352,6 +352,7 @@ def cmd_generate(args: argparse.Namespace, argv: list[str]) -> int:
         target_words=args.target_words,
         force=args.force,
         events=tracker,
+        planning_only=args.dry_run,
     )
     if args.dry_run:
         return _print_dry_run(orchestrator, orchestrator.dry_run(args.chapters))

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Literal
@@ -45,7 +46,7 @@ from bookgen.models import (
 from bookgen.outline import load_outline
 from bookgen.pipeline import ChapterJob, RunContext
 from bookgen.prompts import TIERS, PromptBuilder, Tier
-from bookgen.providers.base import Provider, available_providers, create_provider
+from bookgen.providers.base import Provider, available_providers, create_provider, plan_only
 from bookgen.providers.retry import DEFAULT_MAX_RETRIES, ProviderCaller
 from bookgen.ratelimit import NoLimit, RateLimiter, make_limiter
 from bookgen.schedule import SCHEDULES, Schedule, order
@@ -128,6 +129,7 @@ class AsyncBookOrchestrator:
         force: bool = False,
         events: EventSink = discard,
         limiter: RateLimiter | None = None,
+        planning_only: bool = False,
     ) -> None:
         check_range("--max-concurrent", max_concurrent, minimum=1)
         check_range("--rate-limit-calls", rate_limit_calls, minimum=1)
@@ -154,17 +156,21 @@ class AsyncBookOrchestrator:
                 raise OptionError("--executor process needs the provider by name, not an instance")
             self.provider = provider
         else:
-            self.provider = create_provider(provider, model=model, options=provider_options)
+            # For a dry run (planning_only) a missing API key is fine: nothing is called.
+            with plan_only() if planning_only else nullcontext():
+                self.provider = create_provider(provider, model=model, options=provider_options)
+        self.planning_only = planning_only
         # How each provider of the chain is built, (name, model, -O options): worker
         # processes build the same ones from this.
         self.provider_specs = [(self.provider.name, model, list(provider_options or []))]
         self.provider_specs += [
             fallback_spec(spec, self.provider_specs[0]) for spec in fallbacks or []
         ]
-        self.fallbacks = [
-            create_provider(name, model=fallback_model, options=options)
-            for name, fallback_model, options in self.provider_specs[1:]
-        ]
+        with plan_only() if planning_only else nullcontext():
+            self.fallbacks = [
+                create_provider(name, model=fallback_model, options=options)
+                for name, fallback_model, options in self.provider_specs[1:]
+            ]
         for fallback in self.fallbacks:
             if fallback.simulated and not self.provider.simulated:
                 raise OptionError(
@@ -352,6 +358,8 @@ class AsyncBookOrchestrator:
     ) -> list[ChapterResult]:
         """Generate the chapters asked for (all by default) and return one result each,
         in outline order. Completed chapters are skipped unless ``force``."""
+        if self.planning_only:
+            raise OptionError("this orchestrator was built for a dry run; it makes no calls")
         numbers = self.resolve_chapters(chapter_numbers)
         self.requested = numbers
         self.check_requests(numbers)

@@ -24,6 +24,9 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
@@ -34,6 +37,24 @@ from bookgen.errors import ProviderConfigError
 from bookgen.models import Completion, CompletionRequest
 
 ENTRY_POINT_GROUP = "bookgen.providers"
+
+# Set while providers are built for a plan only (--dry-run): a missing API key is then
+# not an error, since no call will be made.
+_PLAN_ONLY: ContextVar[bool] = ContextVar("bookgen_plan_only", default=False)
+
+
+@contextmanager
+def plan_only() -> Iterator[None]:
+    """Build providers that will never be called (a dry run): keys may be missing."""
+    token = _PLAN_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _PLAN_ONLY.reset(token)
+
+
+def keys_optional() -> bool:
+    return _PLAN_ONLY.get()
 
 
 class ProviderOptions(BaseModel):

@@ -34,7 +34,7 @@ from bookgen.errors import (
     UnparseableResponseError,
 )
 from bookgen.models import Completion, CompletionRequest, FinishReason, Usage
-from bookgen.providers.base import Provider, ProviderOptions
+from bookgen.providers.base import Provider, ProviderOptions, keys_optional
 from bookgen.tokens import estimate_tokens
 
 CONNECT_TIMEOUT = 10.0
@@ -158,6 +158,8 @@ class HTTPProvider(Provider):
         if not self.key_env:
             return None
         key = os.environ.get(self.key_env, "").strip()
+        if not key and keys_optional():
+            return None  # a dry run: nothing will be sent
         if not key:
             raise ProviderConfigError(
                 f"provider {self.name!r} needs an API key: set {self.key_env}, "
