@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections import Counter
+from collections.abc import Sequence
 
 from bookgen.analyzers._text import (
     clamp,
@@ -34,7 +35,7 @@ OPENING_WORDS = 12
 SHARED_WORDS = 20  # paragraphs this long are compared across chapters
 
 
-def _ngram_rate(words: list[str]) -> tuple[float, str, int]:
+def _ngram_rate(words: Sequence[str]) -> tuple[float, str, int]:
     """The share of 4-grams that repeat an earlier one, and the commonest 4-gram."""
     grams = Counter(zip(words, words[1:], words[2:], words[3:], strict=False))
     if not grams:

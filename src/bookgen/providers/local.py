@@ -27,8 +27,9 @@ import importlib.util
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import Field
 
@@ -240,7 +241,7 @@ class LocalProvider(Provider):
         try:
             trained = model.n_ctx_train()
         finally:
-            model.close()
+            model.close()  # type: ignore[no-untyped-call]
         return min(self.settings.n_ctx, trained) if trained > 0 else self.settings.n_ctx
 
     @property
@@ -323,7 +324,7 @@ class LocalProvider(Provider):
     # --- a call ------------------------------------------------------------------
 
     def _prompt(self, llama: Llama, request: CompletionRequest) -> tuple[list[int], Any, Any]:
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        messages: list[Any] = [{"role": m.role, "content": m.content} for m in request.messages]
         if self._formatter is None:
             # A GGUF file without a chat template: plain text with role labels.
             text = "\n\n".join(f"{m['role'].upper()}:\n{m['content']}" for m in messages)
@@ -373,7 +374,7 @@ class LocalProvider(Provider):
                 stopping_criteria=stopping,
                 stream=True,
             )
-            for chunk in stream:
+            for chunk in cast(Iterator[Any], stream):
                 if self.interrupted.is_set():
                     raise JobCancelled("interrupted")
                 choice = chunk["choices"][0]
