@@ -151,22 +151,23 @@ class AsyncBookOrchestrator:
         self.store.check_paths()
         if executor not in ("thread", "process"):
             raise OptionError(f"--executor must be thread or process, got {executor!r}")
-        if isinstance(provider, Provider):
-            if executor == "process":
-                raise OptionError("--executor process needs the provider by name, not an instance")
-            self.provider = provider
-        else:
-            # For a dry run (planning_only) a missing API key is fine: nothing is called.
-            with plan_only() if planning_only else nullcontext():
-                self.provider = create_provider(provider, model=model, options=provider_options)
         self.planning_only = planning_only
-        # How each provider of the chain is built, (name, model, -O options): worker
-        # processes build the same ones from this.
-        self.provider_specs = [(self.provider.name, model, list(provider_options or []))]
-        self.provider_specs += [
-            fallback_spec(spec, self.provider_specs[0]) for spec in fallbacks or []
-        ]
+        # For a dry run (planning_only) a missing API key is fine: nothing is called.
         with plan_only() if planning_only else nullcontext():
+            if isinstance(provider, Provider):
+                if executor == "process":
+                    raise OptionError(
+                        "--executor process needs the provider by name, not an instance"
+                    )
+                self.provider = provider
+            else:
+                self.provider = create_provider(provider, model=model, options=provider_options)
+            # How each provider of the chain is built, (name, model, -O options): worker
+            # processes build the same ones from this.
+            self.provider_specs = [(self.provider.name, model, list(provider_options or []))]
+            self.provider_specs += [
+                fallback_spec(spec, self.provider_specs[0]) for spec in fallbacks or []
+            ]
             self.fallbacks = [
                 create_provider(name, model=fallback_model, options=options)
                 for name, fallback_model, options in self.provider_specs[1:]

@@ -559,8 +559,7 @@ class BookStore:
             stat = os.stat(path)
         except OSError:
             return None
-        # Atomic writes replace the inode, so a rewritten file never matches its old key.
-        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        key = _file_key(stat)
         with self._lock:
             cached = self._bodies.get(relpath)
         if cached is not None and cached[0] == key:
@@ -580,7 +579,7 @@ class BookStore:
         except OSError:
             return
         with self._lock:
-            self._bodies[relpath] = ((stat.st_ino, stat.st_mtime_ns, stat.st_size), body)
+            self._bodies[relpath] = (_file_key(stat), body)
 
     def write_chapter(self, chapter: ChapterSpec, text: str) -> tuple[str, str]:
         """Save a finished chapter; returns (relative path, sha256 of the file)."""
@@ -590,6 +589,12 @@ class BookStore:
         atomic_write_text(path, content)
         self._remember_body(relpath, path, _body(content))
         return relpath, sha256_text(content)
+
+
+def _file_key(stat: os.stat_result) -> tuple[int, int, int]:
+    """What tells one version of a file from another. Atomic writes replace the inode,
+    so a rewritten file never matches its old key."""
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def _replace_state(manifest: Manifest, state: ChapterState) -> None:

@@ -184,7 +184,6 @@ class LocalProvider(Provider):
         """Loads the first instance now and formats a system + user prompt with the
         model's chat template, so a broken file or a template that refuses bookgen's
         prompts (some allow no system message) fails once, before any chapter."""
-        self.context_window()
         llama = self._checkout()
         try:
             self._prompt(
@@ -217,9 +216,10 @@ class LocalProvider(Provider):
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
-            raise ProviderConfigError(
-                f"--model {self.path}: llama.cpp cannot load it ({exc})"
-            ) from exc
+            raise self._cannot_load(exc) from exc
+
+    def _cannot_load(self, exc: Exception) -> ProviderConfigError:
+        return ProviderConfigError(f"--model {self.path}: llama.cpp cannot load it ({exc})")
 
     def _window(self) -> int:
         """-O n_ctx, at most the context the model was trained with. Read before the
@@ -235,9 +235,7 @@ class LocalProvider(Provider):
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
-            raise ProviderConfigError(
-                f"--model {self.path}: llama.cpp cannot load it ({exc})"
-            ) from exc
+            raise self._cannot_load(exc) from exc
         try:
             trained = model.n_ctx_train()
         finally:
@@ -275,24 +273,24 @@ class LocalProvider(Provider):
                 raise JobCancelled("the local model was closed")
             if self._context is None:
                 self._context = llama.n_ctx()
-                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
                 template = llama.metadata.get("tokenizer.chat_template")
                 if template:
-                    self._formatter = self._make_formatter(llama, template, Jinja2ChatFormatter)
+                    self._formatter = self._make_formatter(llama, template)
             self._all.append(llama)
         return llama
 
     @staticmethod
-    def _make_formatter(llama: Llama, template: str, cls: Any) -> Jinja2ChatFormatter:
+    def _make_formatter(llama: Llama, template: str) -> Jinja2ChatFormatter:
+        """The GGUF's chat template, set up as llama-cpp-python sets it up itself."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
         eos, bos = llama.token_eos(), llama.token_bos()
-        formatter: Jinja2ChatFormatter = cls(
+        return Jinja2ChatFormatter(
             template=template,
             eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
             bos_token=llama._model.token_get_text(bos) if bos != -1 else "",
             stop_token_ids=[eos],
         )
-        return formatter
 
     def _checkin(self, llama: Llama) -> None:
         with self._lock:
