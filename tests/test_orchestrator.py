@@ -363,7 +363,9 @@ async def test_a_clean_first_draft_is_accepted_without_a_revision(
     state = orchestrator.store.manifest.state(1)
     assert [(it["kind"], it["calls"]) for it in state.iterations] == [("draft", 1)]
     assert state.score is not None and state.score >= 0.75
-    assert (tmp_path / "books/the-test-book/drafts/01-i1.md").is_file()
+    # No call followed it, so it went straight to the chapter file: no checkpoint copy.
+    assert state.iterations[0]["file"] == state.file == "chapters/01-arrival.md"
+    assert not (tmp_path / "books/the-test-book/drafts").exists()
 
 
 async def test_an_empty_answer_is_asked_for_again_and_never_saved(
@@ -482,6 +484,11 @@ async def test_a_plateau_stops_the_loop_and_the_best_draft_is_kept(
     assert [it["kind"] for it in state.iterations] == ["draft", "revision"]
     saved = (tmp_path / "books/the-test-book" / state.file).read_text()  # type: ignore[operator]
     assert saved.split("\n\n", 1)[1].strip() == first.strip()  # the better draft was kept
+    # Both paid versions are on disk: the draft checkpointed before the revision was
+    # paid for, the revision when the loop ended.
+    assert [it["file"] for it in state.iterations] == ["drafts/01-i1.md", "drafts/01-i2.md"]
+    drafts = tmp_path / "books/the-test-book/drafts"
+    assert (drafts / "01-i2.md").read_text().strip() == worse.strip()
     assert not state.needs_review
     assert (
         "An editor" in scripted.history[1].messages[-1].content

@@ -28,7 +28,7 @@ class Journal:
     """Appends lines to one file, durable when ``append`` returns.
 
     >>> journal = Journal(Path("book/manifest.journal"))   # doctest: +SKIP
-    >>> journal.append([{"seq": 1, "state": {...}}])          # doctest: +SKIP
+    >>> journal.append(['{"seq": 1, "state": {...}}'])        # doctest: +SKIP
     """
 
     def __init__(self, path: Path) -> None:
@@ -36,23 +36,24 @@ class Journal:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.lock = threading.Lock()  # orders writes, and truncation against writes
         self._sync_lock = threading.Lock()
-        self._written = 0
+        self.written = 0  # the number of the last write (read with ``lock`` held)
         self._synced = 0
         self.lines = 0
 
-    def append(self, entries: list[dict[str, Any]]) -> None:
+    def append(self, entries: list[str]) -> None:
         with self.lock:
             written = self.write(entries)
         self.sync(written)
 
-    def write(self, entries: list[dict[str, Any]]) -> int:
-        """Write (not yet durable) with ``lock`` held; returns the number to ``sync`` to."""
+    def write(self, entries: list[str]) -> int:
+        """Write entries (each one JSON object, already encoded, on one line) with
+        ``lock`` held: not yet durable; returns the number to ``sync`` to."""
         if entries:
-            data = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries).encode()
+            data = "".join(entry + "\n" for entry in entries).encode()
             os.write(self._fd, data)
-            self._written += 1
+            self.written += 1
             self.lines += len(entries)
-        return self._written
+        return self.written
 
     def sync(self, upto: int) -> None:
         """Return once write number ``upto`` (and all before it) is on disk."""
@@ -60,7 +61,7 @@ class Journal:
             if self._synced >= upto:
                 return  # another thread's fsync already covered these lines
             with self.lock:
-                latest = self._written
+                latest = self.written
             os.fsync(self._fd)
             self._synced = latest
 

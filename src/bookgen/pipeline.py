@@ -117,6 +117,9 @@ class ChapterJob:
         )
         ctx.store.update_chapter(
             number,
+            # On disk with the first checkpoint, or before the chapter file: nothing
+            # is lost if a crash takes it first (a pending chapter runs again the same).
+            durable=False,
             status="running",
             attempts=state.attempts + 1,
             started_at=time.time(),
@@ -129,12 +132,16 @@ class ChapterJob:
             Event("chapter_started", number, self.chapter.title, {"target_words": self.target})
         )
         try:
-            best = QualityLoop(self).run(resumed)
+            loop = QualityLoop(self)
+            best = loop.run(resumed)
             if not best.text.strip():
                 # Never saved as written: the chapter fails and starts afresh next time
                 # (its empty checkpoints are dropped, or a rerun would resume them).
                 ctx.store.update_chapter(number, iterations=[])
                 raise ProviderError(f"the model answered with no text ({self.calls} calls)")
+            # "running since" on disk before the file: a crash between the file and the
+            # next line is then adopted on resume instead of paid for again.
+            ctx.store.sync()
             relpath, digest = ctx.store.write_chapter(self.chapter, best.text)
         except BudgetExhausted as exc:
             # The book's budget, not this chapter, stopped it: it waits for a rerun.
@@ -177,6 +184,7 @@ class ChapterJob:
             score=round(best.analysis.score, 4),
             needs_review=not best.analysis.acceptable,
             words=best.words,
+            iterations=loop.finish(best, relpath),
         )
         short = best.words < MIN_LENGTH_RATIO * self.target
         result = self._result(

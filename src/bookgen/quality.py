@@ -12,8 +12,11 @@ counts the calls a chapter may make):
 The best version so far is kept (an acceptable one over an unacceptable one, then the
 higher score). The loop stops at the threshold, at the iteration limit, or when a new
 version does not improve on the best (plateau). Every version is checkpointed before
-the next call: ``drafts/NN-iK.md`` and its scores and findings in the manifest, so a
-crash resumes at the last finished iteration.
+the next call is paid for: ``drafts/NN-iK.md`` and its scores and findings in the
+manifest, so a crash resumes at the last finished iteration. The best version is
+the chapter file, written when the loop ends (a crash just before its manifest line
+is adopted on resume, see ``BookStore.prepare``), and not copied to drafts/ unless it
+was checkpointed: a draft accepted at once costs one file, not two.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ class QualityLoop:
         self.ctx = job.ctx
         self.chapter = job.chapter
         self.records: list[dict[str, Any]] = []
+        self.unsaved: list[Version] = []  # recorded, not yet in drafts/ (see checkpoint)
         self.others = self.ctx.store.other_chapters(self.chapter.number)
 
     # --- measuring -----------------------------------------------------------------
@@ -112,20 +116,44 @@ class QualityLoop:
 
     # --- checkpoints -----------------------------------------------------------------
 
-    def checkpoint(self, version: Version) -> None:
-        """The version on disk and in the manifest before anything else is paid for."""
-        relpath = self.ctx.store.write_draft(self.chapter.number, version.iteration, version.text)
+    def record(self, version: Version) -> None:
+        """Note a version's scores and findings; ``checkpoint`` puts it on disk."""
         self.records.append(
             {
                 "iteration": version.iteration,
                 "kind": version.kind,
                 "calls": version.calls,
                 "finish_reason": version.finish_reason,
-                "file": relpath,
+                "file": None,
                 **version.analysis.as_json(),
             }
         )
-        self.ctx.store.update_chapter(self.chapter.number, iterations=list(self.records))
+        self.unsaved.append(version)
+
+    def checkpoint(self) -> None:
+        """The versions recorded so far on disk and in the manifest, before anything
+        else is paid for."""
+        if self.unsaved:
+            self._write_drafts(self.unsaved)
+            self.ctx.store.update_chapter(self.chapter.number, iterations=list(self.records))
+
+    def finish(self, best: Version, relpath: str) -> list[dict[str, Any]]:
+        """The records to save with the finished chapter, whose file (``relpath``) holds
+        ``best``; the other versions not yet on disk go to drafts/ first."""
+        self._write_drafts([v for v in self.unsaved if v is not best])
+        if self._record_of(best)["file"] is None:
+            self._record_of(best)["file"] = relpath
+        return list(self.records)
+
+    def _write_drafts(self, versions: list[Version]) -> None:
+        for version in versions:
+            self._record_of(version)["file"] = self.ctx.store.write_draft(
+                self.chapter.number, version.iteration, version.text
+            )
+        self.unsaved.clear()
+
+    def _record_of(self, version: Version) -> dict[str, Any]:
+        return next(r for r in self.records if r["iteration"] == version.iteration)
 
     def resume(self, records: list[dict[str, Any]]) -> list[Version]:
         """The versions a crashed run finished, read back from drafts/."""
@@ -167,7 +195,7 @@ class QualityLoop:
                 1,
                 self.job.calls - before,
             )
-            self.checkpoint(first)
+            self.record(first)
             versions = [first]
         best = max(versions, key=lambda v: v.rank)
         current = versions[-1]
@@ -203,7 +231,7 @@ class QualityLoop:
         version = Version(
             text, finish, self.measure(text, finish), kind, previous.iteration + 1, calls
         )
-        self.checkpoint(version)
+        self.record(version)
         return version
 
     def enhance(self, current: Version) -> Version | None:
@@ -215,6 +243,7 @@ class QualityLoop:
         truncated = current.finish_reason == "length" or "truncation" in hard
         before = self.job.calls
         remaining = self.ctx.max_iterations - current.calls
+        self.checkpoint()
         try:
             if truncated or (hard == {"length"} and current.words < target):
                 missing = max(target - current.words, 1)

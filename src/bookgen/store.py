@@ -20,9 +20,9 @@ import bisect
 import errno
 import fcntl
 import hashlib
+import itertools
 import os
 import re
-import tempfile
 import threading
 import time
 import unicodedata
@@ -71,16 +71,24 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_temp_names = itertools.count()
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # A name no other writer uses (process, then a counter shared by this process's
+    # threads), created exclusively: cheaper than tempfile.mkstemp's random retries.
+    tmp = os.path.join(path.parent, f".{path.name}.{os.getpid()}-{next(_temp_names)}.tmp")
+    data = text.encode("utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
-        # mkstemp creates 0600; book files are ordinary documents.
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -280,11 +288,13 @@ class BookStore:
             raise RuntimeError("manifest not loaded; call prepare() or load() first")
         return self._manifest
 
-    def save(self) -> None:
+    def save(self, *, durable: bool = True) -> None:
         """Make every change so far durable; returns once it is on disk.
 
         During a run (the journal is open) that is one journal line per changed
-        chapter, group-committed; otherwise a snapshot.
+        chapter, group-committed; otherwise a snapshot. With ``durable=False`` the
+        lines are written but not waited for: they reach the disk with the next
+        durable save or ``sync()`` (a kill -9 does not lose them; a power cut can).
         """
         journal = self._journal
         if journal is None:
@@ -296,7 +306,8 @@ class BookStore:
                     entries = [self._entry(number) for number in sorted(self._dirty)]
                     self._dirty.clear()
                 written = journal.write(entries)
-            journal.sync(written)
+            if durable:
+                journal.sync(written)
         except OSError as exc:
             raise ManifestError(
                 f"cannot write the journal: {exc.strerror or exc}", where=self.journal_path
@@ -304,9 +315,24 @@ class BookStore:
         if journal.lines > max(JOURNAL_MIN_LINES, 2 * len(self.manifest.chapters)):
             self.checkpoint()
 
-    def _entry(self, number: int) -> dict[str, Any]:
+    def sync(self) -> None:
+        """Wait until every journal line written so far is on disk (often already so:
+        another thread's fsync covers it)."""
+        journal = self._journal
+        if journal is None:
+            return
+        try:
+            with journal.lock:
+                written = journal.written
+            journal.sync(written)
+        except OSError as exc:
+            raise ManifestError(
+                f"cannot write the journal: {exc.strerror or exc}", where=self.journal_path
+            ) from exc
+
+    def _entry(self, number: int) -> str:
         self._seq += 1
-        return {"seq": self._seq, "state": self.manifest.state(number).model_dump(mode="json")}
+        return f'{{"seq": {self._seq}, "state": {self.manifest.state(number).model_dump_json()}}}'
 
     def checkpoint(self) -> None:
         """Rewrite manifest.json with everything, atomically, and empty the journal."""
@@ -342,8 +368,9 @@ class BookStore:
         with self._lock:
             return self.manifest.state(number).model_copy()
 
-    def update_chapter(self, number: int, **changes: Any) -> ChapterState:
-        """Apply ``changes`` to one chapter's state and rewrite the manifest at once."""
+    def update_chapter(self, number: int, *, durable: bool = True, **changes: Any) -> ChapterState:
+        """Apply ``changes`` to one chapter's state and save it (see ``save`` for
+        ``durable``)."""
         with self._lock:
             state = self.manifest.state(number)
             for key, value in changes.items():
@@ -355,7 +382,7 @@ class BookStore:
                 else:
                     self._done.pop(number, None)
             snapshot = state.model_copy()
-        self.save()
+        self.save(durable=durable)
         return snapshot
 
     def add_usage(
@@ -502,8 +529,11 @@ class BookStore:
     def write_draft(self, number: int, iteration: int, text: str) -> str:
         """Checkpoint one version of a chapter: ``drafts/NN-iK.md``; returns its path."""
         relpath = f"{DRAFTS}/{number:02d}-i{iteration}.md"
-        (self.root / DRAFTS).mkdir(exist_ok=True)
-        atomic_write_text(self.root / relpath, text.strip() + "\n")
+        try:
+            atomic_write_text(self.root / relpath, text.strip() + "\n")
+        except FileNotFoundError:  # the first draft of the book (or the folder removed)
+            (self.root / DRAFTS).mkdir(exist_ok=True)
+            atomic_write_text(self.root / relpath, text.strip() + "\n")
         return relpath
 
     def read_text(self, relpath: str) -> str | None:
