@@ -137,6 +137,9 @@ class SlidingWindowLimiter(RateLimiter):
         self._clock = clock
         self._cond = threading.Condition()
         self._window: deque[Permit] = deque()  # permits started inside the window, oldest first
+        self._held: dict[int, Permit] = {}  # the same permits by ident (settle finds them)
+        # Without a limit no window is kept: nothing would read it.
+        self._windowed = calls is not None or tokens is not None
         self._window_tokens = 0
         self._queue: deque[object] = deque()  # waiting tickets, oldest first
         self._paused_until = 0.0
@@ -211,8 +214,10 @@ class SlidingWindowLimiter(RateLimiter):
         if self._recovering:
             self._unanswered.add(permit.ident)
             self._recovery_deadline = now + PROBE_TIMEOUT
-        self._window.append(permit)
-        self._window_tokens += tokens
+        if self._windowed:
+            self._window.append(permit)
+            self._held[permit.ident] = permit
+            self._window_tokens += tokens
         self._queue.popleft()
         if self._on_start is not None:
             self._on_start(permit)
@@ -222,7 +227,9 @@ class SlidingWindowLimiter(RateLimiter):
 
     def _evict(self, now: float) -> None:
         while self._window and now - self._window[0].started >= self.hold:
-            self._window_tokens -= self._window.popleft().tokens
+            permit = self._window.popleft()
+            del self._held[permit.ident]
+            self._window_tokens -= permit.tokens
 
     def _token_wait(self, now: float, tokens: int) -> float:
         """Seconds until enough of the oldest permits leave the window for ``tokens``."""
@@ -244,12 +251,12 @@ class SlidingWindowLimiter(RateLimiter):
                     if self._cap >= RECOVERED_AT:
                         self._recovering = False
                 self._cond.notify_all()
-            for held in self._window:
-                if held.ident == permit.ident:
-                    self._window_tokens += tokens - held.tokens
-                    held.tokens = tokens
-                    self._cond.notify_all()
-                    break
+            # Another process's permit is a copy: the window's own is found by ident.
+            held = self._held.get(permit.ident)
+            if held is not None:
+                self._window_tokens += tokens - held.tokens
+                held.tokens = tokens
+                self._cond.notify_all()
             permit.tokens = tokens
 
     def pause(self, seconds: float) -> None:

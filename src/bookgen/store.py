@@ -166,8 +166,9 @@ class BookStore:
         # Completed chapters' files by number, and the manifest object they describe.
         self._done: dict[int, str] | None = None
         self._done_of: Manifest | None = None
-        # Chapter bodies by relative path, with the (inode, mtime, size) they were read at.
-        self._bodies: dict[str, tuple[tuple[int, int, int], str]] = {}
+        # Chapter bodies by relative path: (full path, the (inode, mtime, size) they were
+        # read at, body).
+        self._bodies: dict[str, tuple[str, tuple[int, int, int], str]] = {}
         # Set by prepare(): the book-level outline fields differ from the last run's.
         self.book_changed = False
 
@@ -561,8 +562,19 @@ class BookStore:
                 else:
                     nearest.append((numbers[right], done[numbers[right]]))
                     right += 1
+            cached = [self._bodies.get(relpath) for _, relpath in nearest]
         texts = {}
-        for other, relpath in nearest:
+        for (other, relpath), entry in zip(nearest, cached, strict=True):
+            # The common case inline (one stat: the file is the one read before); a
+            # file seen for the first time, or changed, is read by _body_of.
+            if entry is not None:
+                try:
+                    unchanged = _file_key(os.stat(entry[0])) == entry[1]
+                except OSError:
+                    continue
+                if unchanged:
+                    texts[other] = entry[2]
+                    continue
             body = self._body_of(relpath)
             if body is not None:
                 texts[other] = body
@@ -592,14 +604,14 @@ class BookStore:
         key = _file_key(stat)
         with self._lock:
             cached = self._bodies.get(relpath)
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        if cached is not None and cached[1] == key:
+            return cached[2]
         try:
             body = read_chapter_body(Path(path))
         except OSError:
             return None
         with self._lock:
-            self._bodies[relpath] = (key, body)
+            self._bodies[relpath] = (path, key, body)
         return body
 
     def _remember_body(self, relpath: str, path: Path, body: str) -> None:
@@ -609,7 +621,7 @@ class BookStore:
         except OSError:
             return
         with self._lock:
-            self._bodies[relpath] = (_file_key(stat), body)
+            self._bodies[relpath] = (str(path), _file_key(stat), body)
 
     def write_chapter(self, chapter: ChapterSpec, text: str) -> tuple[str, str]:
         """Save a finished chapter; returns (relative path, sha256 of the file)."""
