@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -555,3 +557,63 @@ async def test_a_loop_cut_short_resumes_at_its_last_checkpoint(
     # Only the continuation was paid for again: the first draft came from drafts/.
     assert len(again.history) == 1
     assert "it has 100 words" in again.history[0].messages[-1].content
+
+
+async def test_chapters_whose_calls_return_together_finish_one_at_a_time(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bookgen import pipeline, quality
+
+    # All four calls return at the same moment; each chapter's analysis then pauses
+    # (releasing the GIL), which is where time-slicing would interleave them.
+    barrier = threading.Barrier(4)
+    timeline: list[tuple[str, int]] = []
+    during_calls: list[bool] = []
+
+    def answer(request: CompletionRequest) -> Completion:
+        during_calls.append(pipeline._FINISHING.locked())
+        barrier.wait(timeout=10)
+        return Completion(text=prose(300, request.metadata["chapter"]), finish_reason="stop")
+
+    measure = quality.QualityLoop.measure
+
+    def slow_measure(self: quality.QualityLoop, text: str, finish: str):  # type: ignore[no-untyped-def]
+        timeline.append(("start", self.chapter.number))
+        time.sleep(0.02)
+        try:
+            return measure(self, text, finish)
+        finally:
+            timeline.append(("end", self.chapter.number))
+
+    monkeypatch.setattr(quality.QualityLoop, "measure", slow_measure)
+    scripted.enqueue(answer, answer, answer, answer)
+    results = await make(outline, tmp_path, scripted, max_concurrent=4).generate_chapters_parallel()
+    assert [r.status for r in results] == ["completed"] * 4
+    assert during_calls == [False] * 4
+    # Each chapter's analysis ended before the next one's started.
+    assert [kind for kind, _ in timeline] == ["start", "end"] * 4
+    assert [n for kind, n in timeline if kind == "start"] == [
+        n for kind, n in timeline if kind == "end"
+    ]
+
+
+async def test_a_chapter_gives_up_its_turn_before_each_further_call(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    from bookgen import pipeline
+
+    held: list[bool] = []
+
+    def answer(words_: int) -> Callable[[CompletionRequest], Completion]:
+        def complete(request: CompletionRequest) -> Completion:
+            held.append(pipeline._FINISHING.locked())
+            return Completion(text=prose(words_, str(words_)), finish_reason="stop")
+
+        return complete
+
+    scripted.enqueue(answer(100), answer(200))
+    results = await make(outline, tmp_path, scripted).generate_chapters_parallel([1])
+    assert (results[0].status, results[0].calls) == ("completed", 2)  # draft, continuation
+    # The continuation was asked for after the draft was analysed, with the turn given up.
+    assert held == [False, False]
+    assert not pipeline._FINISHING.locked()  # and the job's end gave it back

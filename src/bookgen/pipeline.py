@@ -40,6 +40,14 @@ EMPTY_NUDGE = "(Your previous answer was empty. Write the text now: prose only.)
 # A draft shorter than this share of its target gets a continuation call.
 MIN_LENGTH_RATIO = 0.9
 
+# A chapter's work between one provider call and the next (analysis, repairs, saving)
+# is Python under the GIL: chapters whose calls return together cannot do it in
+# parallel, only time-sliced, so they would all finish late, and the chapters waiting
+# for their workers would all start late. Taking turns, the first finishes at once and
+# its worker starts the next chapter. Held from a call's answer to the next call or the
+# job's end; never during a call.
+_FINISHING = threading.Lock()
+
 
 class ChapterStore(Protocol):
     """What a chapter job needs of the book store: a BookStore, or a proxy to one in
@@ -101,10 +109,24 @@ class ChapterJob:
         # Who wrote the text: with fallbacks, not always the primary provider.
         self.provider = context.caller.primary.name
         self.model = context.caller.primary.model
+        self._finishing = False  # holds _FINISHING
 
     # --- the job -----------------------------------------------------------------
 
     def run(self) -> ChapterResult:
+        try:
+            return self._run()
+        finally:
+            self._take_turn(False)
+
+    def _take_turn(self, finishing: bool) -> None:
+        if finishing and not self._finishing:
+            _FINISHING.acquire()
+        elif not finishing and self._finishing:
+            _FINISHING.release()
+        self._finishing = finishing
+
+    def _run(self) -> ChapterResult:
         ctx, number = self.ctx, self.chapter.number
         started = time.monotonic()
         state = ctx.store.state(number)
@@ -242,7 +264,9 @@ class ChapterJob:
         if self.calls:
             # The last call's usage is on disk before another one is paid for.
             ctx.store.save()
+        self._take_turn(False)
         completion = ctx.caller.complete(request)
+        self._take_turn(True)
         if not self.calls:
             # The first draft's author is the chapter's; fallbacks are listed too.
             self.provider = completion.provider or self.provider

@@ -9,8 +9,8 @@ mean) of sentence lengths in words: prose of same-length sentences reads flat.
 
 from __future__ import annotations
 
+import math
 import re
-from statistics import mean, pstdev
 
 from bookgen.analyzers._text import clamp, paragraphs, sentences, word_count, words
 from bookgen.analyzers.base import Draft, Finding, Result
@@ -40,7 +40,10 @@ def sentence_variety(text: str) -> float | None:
     """Coefficient of variation of sentence lengths (0 when every sentence is as long), or
     None for a text of fewer than MIN_SENTENCES sentences."""
     lengths = [word_count(sentence) for sentence in sentences(text)]
-    return pstdev(lengths) / mean(lengths) if len(lengths) >= MIN_SENTENCES else None
+    if len(lengths) < MIN_SENTENCES:
+        return None
+    average = sum(lengths) / len(lengths)
+    return math.sqrt(sum((n - average) ** 2 for n in lengths) / len(lengths)) / average
 
 
 class StyleAnalyzer:
