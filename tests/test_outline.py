@@ -700,7 +700,7 @@ def test_json_error_keeps_the_cause(tmp_path: Path) -> None:
         ("outlines/the-quiet-ledger.json", "mystery", 4, 1200, 2),
         ("outlines/field-guide-to-focus.toml", "non-fiction", 5, 1000, 2),
         ("outlines/the-working-garden.json", "non-fiction", 20, 900, 1),
-        ("examples/lighthouse.md", "young adult", 4, 400, 2),
+        ("examples/lighthouse.md", "young adult", 5, 320, 2),
     ],
 )
 def test_bundled_outline(

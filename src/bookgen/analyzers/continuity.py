@@ -55,13 +55,23 @@ def names_in(text: str) -> Counter[str]:
     total: Counter[str] = Counter()
     inside: set[str] = set()  # seen at least once where no sentence starts
     for sequence in _SEQUENCE.finditer(text):
-        before = text[max(0, sequence.start() - 4) : sequence.start()]
-        if before.lower() == "the " or sequence.group().startswith(("The ", "A ", "An ")):
+        group, start = sequence.group(), sequence.start()
+        if (
+            group.startswith(("The ", "A ", "An "))
+            or text[max(0, start - 4) : start].lower() == "the "
+        ):
             continue
-        for token in _TOKEN.finditer(sequence.group()):
-            total[token.group()] += 1
-            if token.start() > 0 or not _sentence_initial(text, sequence.start()):
-                inside.add(token.group())
+        if " " not in group and "'" not in group and "’" not in group and "-" not in group:
+            # One word, the common case: no need to split it again.
+            total[group] += 1
+            if group not in inside and not _sentence_initial(text, start):
+                inside.add(group)
+            continue
+        for token in _TOKEN.finditer(group):
+            name = token.group()
+            total[name] += 1
+            if token.start() > 0 or (name not in inside and not _sentence_initial(text, start)):
+                inside.add(name)
     lower = {word for word in words(text) if word.islower()}
     return Counter(
         {
