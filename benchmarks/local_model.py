@@ -19,9 +19,9 @@ import time
 
 from llama_cpp import Llama
 
+from bookgen.bench import bundled_outline
 from bookgen.models import CompletionRequest
 from bookgen.outline import load_outline
-from bookgen.bench import bundled_outline
 from bookgen.prompts import PromptBuilder
 from bookgen.providers.local import LocalOptions, LocalProvider, bundled_model, usable_cores
 

@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/speedup.py
 
 Cases (chapters, workers, sim latency per call): (5, 3, 0.5 s), (20, 10, 0.5 s) and
-(100, 20, 0.2 s). Each case writes the same outline twice (one worker, then N) with
+(100, 20, 0.2 s) on synthetic 300-word outlines, then the bundled example (5 chapters,
+3 workers) and outlines/the-working-garden.json (20 chapters of 900 words, 10 workers)
+at 0.5 s. Each case writes the same outline twice (one worker, then N) with
 the same deterministic sim text; the ideal parallel time comes from the sequential
 run's own measurements (see bookgen/bench.py). Prints a Markdown table.
 """
@@ -15,7 +17,7 @@ import platform
 import tempfile
 from pathlib import Path
 
-from bookgen.bench import CompareSettings, compare
+from bookgen.bench import CompareSettings, bundled_outline, compare
 
 CASES = [(5, 3, 0.5), (20, 10, 0.5), (100, 20, 0.2)]
 
@@ -36,13 +38,30 @@ def outline(chapters: int, folder: Path) -> Path:
 def main() -> None:
     print(f"machine: {platform.machine()}, Python {platform.python_version()}")
     print(
-        "| chapters | workers | latency s | sequential s | parallel s | speedup | ideal speedup | efficiency |"
+        "| outline | chapters | workers | latency s | sequential s | parallel s | speedup "
+        "| ideal speedup | efficiency |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as tmp:
-        for chapters, workers, latency in CASES:
+        cases = [
+            (f"{chapters} x 300 words", outline(chapters, Path(tmp)), workers, latency)
+            for chapters, workers, latency in CASES
+        ]
+        # The outlines users start from: the bundled example (the issue's
+        # `compare --chapters 1 2 3 4 5 --max-concurrent 3`) and the 20-chapter one.
+        cases.append(("bundled example, 5 x 320 words", bundled_outline(), 3, 0.5))
+        cases.append(
+            (
+                "the-working-garden, 20 x 900 words",
+                root / "outlines/the-working-garden.json",
+                10,
+                0.5,
+            )
+        )
+        for label, source, workers, latency in cases:
             settings = CompareSettings(
-                source=outline(chapters, Path(tmp)),
+                source=source,
                 chapters=None,
                 workers=workers,
                 provider="sim",
@@ -51,7 +70,7 @@ def main() -> None:
             )
             r = compare(settings)
             print(
-                f"| {chapters} | {workers} | {latency} | {r.sequential_seconds:.2f} "
+                f"| {label} | {r.chapters} | {workers} | {latency} | {r.sequential_seconds:.2f} "
                 f"| {r.parallel_seconds:.2f} | {r.speedup:.2f}x | {r.ideal_speedup:.2f}x "
                 f"| {r.efficiency:.3f} |",
                 flush=True,
