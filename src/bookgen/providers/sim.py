@@ -10,11 +10,13 @@ calls fail with a transient error, deterministically too.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import random
 import re
+import string
 import threading
 import time
 from functools import cache
@@ -217,24 +219,42 @@ def cast_names(request: CompletionRequest, corpus: dict[str, Any], rng: random.R
     return found + rng.sample(spare, 2 - len(found))
 
 
+_CHOICES = ("place", "object", "adj", "weather", "feeling", "sound")
+_LISTS = {
+    "place": "places",
+    "object": "objects",
+    "adj": "adjectives",
+    "weather": "weather",
+    "feeling": "feelings",
+    "sound": "sounds",
+}
+
+
+@functools.lru_cache(maxsize=1024)
+def _fields(template: str) -> tuple[str, ...]:
+    """The word lists a template draws from, in a fixed order."""
+    used = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+    return tuple(field for field in _CHOICES if field in used)
+
+
 def _fill(
     template: str, corpus: dict[str, Any], rng: random.Random, names: list[str], topic: str
 ) -> str:
     name, other = (names[0], names[1]) if rng.random() < 0.7 else (names[1], names[0])
+    pronoun = _pronoun(name, corpus)
     values = {
         "name": name,
         "other": other,
-        "pronoun": _pronoun(name, corpus),
+        "pronoun": pronoun,
+        "pronoun_cap": pronoun.capitalize(),
+        "possessive": {"she": "her", "he": "his"}.get(pronoun, "their"),
         "topic": topic,
-        "place": rng.choice(corpus["places"]),
-        "object": rng.choice(corpus["objects"]),
-        "adj": rng.choice(corpus["adjectives"]),
-        "weather": rng.choice(corpus["weather"]),
-        "feeling": rng.choice(corpus["feelings"]),
-        "sound": rng.choice(corpus["sounds"]),
     }
-    values["possessive"] = {"she": "her", "he": "his"}.get(values["pronoun"], "their")
-    values["pronoun_cap"] = values["pronoun"].capitalize()
+    # Only the words the template uses are drawn (the sim's text is written in the
+    # worker's own process, under the GIL: it should cost as little as it can).
+    for field in _fields(template):
+        words = corpus[_LISTS[field]]
+        values[field] = words[int(rng.random() * len(words))]
     sentence = template.format(**values)
     return sentence[0].upper() + sentence[1:]
 
