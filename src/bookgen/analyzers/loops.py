@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from bookgen.analyzers._text import key, sentence_spans
+from bookgen.analyzers._text import WORD, key, sentence_spans
 
 MAX_PERIOD = 24  # sentences in the longest block looked for
 LOOP_WORDS = 8
@@ -32,7 +32,12 @@ def units(text: str) -> tuple[list[tuple[int, int]], list[str], list[int]]:
     spans = list(sentence_spans(text))
     if spans and text[spans[-1][0] : spans[-1][1]].rstrip()[-1] not in ".!?…\"'”’)":
         spans.pop()
-    keys = [key(text[a:b]) for a, b in spans]
+    lowered = text.lower()
+    if len(lowered) == len(text):  # the same offsets (almost always): no slicing
+        find = WORD.findall
+        keys = [" ".join(find(lowered, a, b)) for a, b in spans]
+    else:
+        keys = [key(text[a:b]) for a, b in spans]
     return spans, keys, [k.count(" ") + 1 for k in keys]
 
 

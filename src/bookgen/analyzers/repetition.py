@@ -35,13 +35,17 @@ OPENING_WORDS = 12
 SHARED_WORDS = 20  # paragraphs this long are compared across chapters
 
 
-def _ngram_rate(words: Sequence[str]) -> tuple[float, str, int]:
-    """The share of 4-grams that repeat an earlier one, and the commonest 4-gram."""
-    grams = Counter(zip(words, words[1:], words[2:], words[3:], strict=False))
+def _ngram_rate(words: Sequence[str], *, at_least: float = 0.0) -> tuple[float, str, int]:
+    """The share of 4-grams that repeat an earlier one, and the commonest 4-gram (looked
+    for only when the share reaches ``at_least``: counting them all costs more)."""
+    grams = list(zip(words, words[1:], words[2:], words[3:], strict=False))
     if not grams:
         return 0.0, "", 0
-    top, count = grams.most_common(1)[0]
-    return 1.0 - len(grams) / (len(words) - 3), " ".join(top), count
+    rate = 1.0 - len(set(grams)) / len(grams)
+    if rate < at_least or not rate:
+        return rate, "", 0
+    top, count = Counter(grams).most_common(1)[0]
+    return rate, " ".join(top), count
 
 
 @functools.lru_cache(maxsize=512)
@@ -108,7 +112,9 @@ def _inside(
             "and write something new in place of the others."
         )
         found.append(("major", message))
-    rate, gram, count = _ngram_rate(words(text.lower()))
+    # The draft's own word split, lower-cased in one go (words hold no spaces).
+    lowered = " ".join(words(text)).lower().split(" ")
+    rate, gram, count = _ngram_rate(lowered, at_least=NGRAM_MINOR)
     if rate >= NGRAM_MINOR:
         message = (
             f"Phrases repeat: {rate:.0%} of four-word sequences occur more than once (most "
