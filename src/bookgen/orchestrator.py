@@ -50,7 +50,7 @@ from bookgen.providers.base import Provider, available_providers, create_provide
 from bookgen.providers.retry import DEFAULT_MAX_RETRIES, ProviderCaller
 from bookgen.ratelimit import NoLimit, RateLimiter, make_limiter
 from bookgen.schedule import SCHEDULES, Schedule, order
-from bookgen.status import book_cost
+from bookgen.status import book_cost, known_cost
 from bookgen.store import BookStore, slugify
 from bookgen.tokens import max_tokens_for, reserved_tokens
 from bookgen.workers import SharedRun, process_pool, run_chapter
@@ -374,9 +374,7 @@ class AsyncBookOrchestrator:
             plan = self.store.plan(self.book, numbers, force=self.force)
             if self.max_cost is not None:
                 # The budget is the book's: what earlier runs spent counts.
-                states = [*manifest.chapters, *manifest.detached]
-                spent = sum(s.cost_usd or 0.0 for s in states) + (manifest.planning_cost_usd or 0.0)
-                self.budget = Budget(self.max_cost, spent=spent)
+                self.budget = Budget(self.max_cost, spent=known_cost(manifest))
             self.events(
                 Event(
                     "run_started",

@@ -16,7 +16,16 @@ def book_cost(manifest: Manifest) -> float | None:
     paid = [*manifest.chapters, *manifest.detached]
     if any(state.cost_usd is None for state in paid) or manifest.planning_cost_usd is None:
         return None
-    return round(sum(state.cost_usd or 0.0 for state in paid) + manifest.planning_cost_usd, 6)
+    return known_cost(manifest)
+
+
+def known_cost(manifest: Manifest) -> float:
+    """``book_cost`` with unknown prices counted as nothing: what ``--max-cost`` can
+    hold the book's spending against."""
+    paid = [*manifest.chapters, *manifest.detached]
+    return round(
+        sum(state.cost_usd or 0.0 for state in paid) + (manifest.planning_cost_usd or 0.0), 6
+    )
 
 
 def status_data(store: BookStore, manifest: Manifest) -> dict[str, Any]:
