@@ -390,15 +390,18 @@ async def test_an_empty_answer_is_asked_for_again_and_never_saved(
     )
 
 
+@pytest.mark.parametrize("iterations", [3, 4])
 async def test_a_model_that_keeps_answering_nothing_fails_the_chapter(
-    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider, iterations: int
 ) -> None:
-    scripted.enqueue(*[""] * 3)
-    orchestrator = make(outline, tmp_path, scripted, max_iterations=3)
+    # With 4 iterations the empty draft is checkpointed before a fourth call (a
+    # revision) is paid for; the failure must drop that checkpoint too.
+    scripted.enqueue(*[""] * iterations)
+    orchestrator = make(outline, tmp_path, scripted, max_iterations=iterations)
     results = await orchestrator.generate_chapters_parallel([1])
-    # Asked three times in all: --max-iterations bounds the calls, empty answers included.
-    assert (results[0].status, results[0].calls) == ("failed", 3)
-    assert results[0].error == "the model answered with no text (3 calls)"
+    # --max-iterations bounds the calls, empty answers included.
+    assert (results[0].status, results[0].calls) == ("failed", iterations)
+    assert results[0].error == f"the model answered with no text ({iterations} calls)"
     state = orchestrator.store.manifest.state(1)
     assert (state.status, state.file, state.iterations) == ("failed", None, [])
     assert not (tmp_path / "books/the-test-book/chapters").exists() or not any(
@@ -406,9 +409,9 @@ async def test_a_model_that_keeps_answering_nothing_fails_the_chapter(
     )
     # A rerun starts afresh (it does not resume the empty checkpoints) and writes it.
     scripted.enqueue(prose(300))
-    again = await make(outline, tmp_path, scripted, max_iterations=3).generate_chapters_parallel(
-        [1]
-    )
+    again = await make(
+        outline, tmp_path, scripted, max_iterations=iterations
+    ).generate_chapters_parallel([1])
     assert (again[0].status, again[0].calls, again[0].words) == ("completed", 1, 300)
 
 
@@ -617,3 +620,33 @@ async def test_a_chapter_gives_up_its_turn_before_each_further_call(
     # The continuation was asked for after the draft was analysed, with the turn given up.
     assert held == [False, False]
     assert not pipeline._FINISHING.locked()  # and the job's end gave it back
+
+
+async def test_the_started_line_is_on_disk_before_the_chapter_file(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The "running" line is written without waiting for the disk; resume adopts a
+    # chapter file only if that line (its start time) is durable, so it must be synced
+    # before the file is written.
+    from bookgen.store import BookStore
+
+    order: list[str] = []
+    sync, write = BookStore.sync, BookStore.write_chapter
+
+    def recorded_sync(self: BookStore) -> None:
+        sync(self)
+        journal = self._journal
+        assert journal is not None
+        order.append(f"synced {journal._synced} of {journal.written}")
+
+    def recorded_write(self: BookStore, chapter, text):  # type: ignore[no-untyped-def]
+        order.append("chapter file")
+        return write(self, chapter, text)
+
+    monkeypatch.setattr(BookStore, "sync", recorded_sync)
+    monkeypatch.setattr(BookStore, "write_chapter", recorded_write)
+    results = await make(outline, tmp_path, scripted).generate_chapters_parallel([1])
+    assert results[0].status == "completed"
+    assert len(order) == 2 and order[1] == "chapter file"
+    synced, _, written = order[0].removeprefix("synced ").partition(" of ")
+    assert synced == written  # everything written so far, the started line included

@@ -40,6 +40,11 @@ EMPTY_NUDGE = "(Your previous answer was empty. Write the text now: prose only.)
 # A draft shorter than this share of its target gets a continuation call.
 MIN_LENGTH_RATIO = 0.9
 
+
+class _EmptyChapter(ProviderError):
+    """Every answer the chapter got was empty: it fails, and starts afresh on a rerun."""
+
+
 # A chapter's work between one provider call and the next (analysis, repairs, saving)
 # is Python under the GIL: chapters whose calls return together cannot do it in
 # parallel, only time-sliced, so they would all finish late, and the chapters waiting
@@ -159,10 +164,8 @@ class ChapterJob:
             loop = QualityLoop(self)
             best = loop.run(resumed)
             if not best.text.strip():
-                # Never saved as written: the chapter fails and starts afresh next time
-                # (its empty checkpoints are dropped, or a rerun would resume them).
-                ctx.store.update_chapter(number, iterations=[])
-                raise ProviderError(f"the model answered with no text ({self.calls} calls)")
+                # Never saved as written: the chapter fails and starts afresh next time.
+                raise _EmptyChapter(f"the model answered with no text ({self.calls} calls)")
             # "running since" on disk before the file: a crash between the file and the
             # next line is then adopted on resume instead of paid for again.
             ctx.store.sync()
@@ -185,12 +188,16 @@ class ChapterJob:
                 ctx.events(Event("chapter_interrupted", number, self.chapter.title))
                 return self._result("interrupted", started)
             error = str(exc) or type(exc).__name__
+            # An empty chapter's checkpoints go with the failure (in the same journal
+            # line), or a rerun would resume them.
+            dropped: dict[str, Any] = {"iterations": []} if isinstance(exc, _EmptyChapter) else {}
             ctx.store.update_chapter(
                 number,
                 status="failed",
                 error=error,
                 duration=round(time.monotonic() - started, 3),
                 finished_at=time.time(),
+                **dropped,
             )
             result = self._result("failed", started, error=error)
             ctx.events(Event("chapter_failed", number, self.chapter.title, self.event_data(result)))
