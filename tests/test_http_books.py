@@ -282,8 +282,11 @@ def test_client_limit_keeps_a_server_limit_from_ever_saying_429(
     llm: FakeLLMServer,
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
-    # A 2 s window: the limiter's 2% slot margin (40 ms) outlasts loopback delays on a busy machine.
-    llm.rate_limit(4, 2.0)
+    # A 4 s window: the limiter's 2% slot margin (80 ms) must outlast the time from a
+    # permit to the server's clock, and here the server runs in this process: at the
+    # start eight chapter jobs and the server's threads share one GIL (a 2 s window's
+    # 40 ms was once not enough on a loaded CI machine). Real windows are 60 s: 0.25 s.
+    llm.rate_limit(4, 4.0)
     code, _, err = run(
         capsys,
         "generate",
@@ -300,7 +303,7 @@ def test_client_limit_keeps_a_server_limit_from_ever_saying_429(
         "--rate-limit-calls",
         "4",
         "--rate-limit-period",
-        "2",
+        "4",
         "--no-bible",
         "--json",
     )
