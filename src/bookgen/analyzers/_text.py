@@ -47,6 +47,14 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     return tuple(m.span() for m in _SENTENCE.finditer(text) if WORD.search(m.group()))
 
 
+def first_sentence(text: str) -> str:
+    """``sentences(text)[0]`` (or ""), without splitting the rest of the text."""
+    for match in _SENTENCE.finditer(text):
+        if WORD.search(match.group()):
+            return match.group()
+    return ""
+
+
 def sentences(text: str) -> list[str]:
     """The sentences of ``text``, in order (dialogue lines stay separate)."""
     return [text[start:end] for start, end in sentence_spans(text)]

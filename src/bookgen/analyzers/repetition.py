@@ -16,11 +16,12 @@ from collections import Counter
 from collections.abc import Sequence
 
 from bookgen.analyzers._text import (
+    WORD,
     clamp,
+    first_sentence,
     key,
     paragraphs,
     quote,
-    sentences,
     words,
 )
 from bookgen.analyzers.base import Draft, Finding, Result, Severity
@@ -60,8 +61,10 @@ def _opening(text: str) -> tuple[str, str]:
     # The first lines are enough, and reading no further keeps 20 other chapters cheap.
     lines = (line for line in text[:2000].splitlines() if line.strip() and line[0] != "#")
     head = next(lines, "")
-    first = key(next(iter(sentences(head)), ""))
-    words = key(" ".join([head, *itertools.islice(lines, 3)])).split(" ")[:OPENING_WORDS]
+    first = key(first_sentence(head))
+    # Only the first OPENING_WORDS words are wanted: the scan stops there.
+    joined = " ".join([head, *itertools.islice(lines, 3)]).lower()
+    words = [m.group() for m in itertools.islice(WORD.finditer(joined), OPENING_WORDS)]
     return (first if first.count(" ") >= 3 else ""), (
         " ".join(words) if len(words) == OPENING_WORDS else ""
     )
