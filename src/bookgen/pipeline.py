@@ -160,18 +160,21 @@ class ChapterJob:
         ctx.events(
             Event("chapter_started", number, self.chapter.title, {"target_words": self.target})
         )
+        loop: QualityLoop | None = None
         try:
             loop = QualityLoop(self)
             best = loop.run(resumed)
             if not best.text.strip():
                 # Never saved as written: the chapter fails and starts afresh next time.
                 raise _EmptyChapter(f"the model answered with no text ({self.calls} calls)")
-            # "running since" on disk before the file: a crash between the file and the
-            # next line is then adopted on resume instead of paid for again.
-            ctx.store.sync()
+            # "running since" and the calls' usage on disk before the file: a crash
+            # between the file and the next line is then adopted on resume (instead of
+            # paid for again) with what it cost.
+            ctx.store.save()
             relpath, digest = ctx.store.write_chapter(self.chapter, best.text)
         except BudgetExhausted as exc:
             # The book's budget, not this chapter, stopped it: it waits for a rerun.
+            self._keep_unsaved(loop)
             ctx.store.update_chapter(number, status="pending", error=str(exc))
             ctx.events(
                 Event("chapter_interrupted", number, self.chapter.title, {"reason": "budget"})
@@ -179,18 +182,22 @@ class ChapterJob:
             return self._result("interrupted", started)
         except FatalProviderError as exc:
             # Not this chapter's fault: it stays pending and the whole run stops.
+            self._keep_unsaved(loop)
             ctx.store.update_chapter(number, status="pending", error=str(exc))
             raise
         except Exception as exc:  # noqa: BLE001 - one chapter's failure must not end the run
+            empty = isinstance(exc, _EmptyChapter)
+            # An empty chapter's checkpoints go with it (in the same journal line), or a
+            # rerun would resume them; any other chapter keeps what it paid for.
+            dropped: dict[str, Any] = {"iterations": []} if empty else {}
+            if not empty:
+                self._keep_unsaved(loop)
             if ctx.cancel.is_set():
                 # Interrupted: whatever the call in flight raised, nothing failed.
-                ctx.store.update_chapter(number, status="pending")
+                ctx.store.update_chapter(number, status="pending", **dropped)
                 ctx.events(Event("chapter_interrupted", number, self.chapter.title))
                 return self._result("interrupted", started)
             error = str(exc) or type(exc).__name__
-            # An empty chapter's checkpoints go with the failure (in the same journal
-            # line), or a rerun would resume them.
-            dropped: dict[str, Any] = {"iterations": []} if isinstance(exc, _EmptyChapter) else {}
             ctx.store.update_chapter(
                 number,
                 status="failed",
@@ -232,6 +239,18 @@ class ChapterJob:
             data["tokens_per_second"] = round(result.tokens_per_second, 1)
         ctx.events(Event("chapter_completed", number, self.chapter.title, data))
         return result
+
+    @staticmethod
+    def _keep_unsaved(loop: QualityLoop | None) -> None:
+        """Versions paid for but not yet in drafts/ (the loop writes them only before
+        the next call) go there before the chapter is marked failed or pending, so a
+        rerun resumes them instead of paying again. If the store is what failed, the
+        state update that follows reports it."""
+        if loop is not None and loop.unsaved:
+            try:
+                loop.checkpoint()
+            except Exception:  # noqa: BLE001, S110 - best effort on a failure path
+                pass
 
     def generate(self, messages: list[Message], words: int, *, max_calls: int = 1) -> Completion:
         """One answer, with text in it if the model gives any: an empty answer (small

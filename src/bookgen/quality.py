@@ -32,7 +32,7 @@ from bookgen.analyzers.leaks import strip_leaks
 from bookgen.analyzers.loops import cut_repeated_tail
 from bookgen.errors import BadRequestError
 from bookgen.events import Event
-from bookgen.store import count_words
+from bookgen.store import CHAPTERS, chapter_body, count_words
 
 if TYPE_CHECKING:
     from bookgen.pipeline import ChapterJob
@@ -159,9 +159,14 @@ class QualityLoop:
         """The versions a crashed run finished, read back from drafts/."""
         versions = []
         for record in records:
-            text = self.ctx.store.read_text(str(record["file"]))
+            file = record.get("file")
+            text = self.ctx.store.read_text(str(file)) if file else None
             if text is None:
                 break
+            if str(file).startswith(f"{CHAPTERS}/"):
+                # The version that became the chapter file (a chapter whose job failed
+                # after saving it): its heading is not part of the text.
+                text = chapter_body(text).strip()
             finish = str(record.get("finish_reason", "stop"))
             versions.append(
                 Version(

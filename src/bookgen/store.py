@@ -76,9 +76,10 @@ _temp_names = itertools.count()
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
-    # A name no other writer uses (process, then a counter shared by this process's
-    # threads), created exclusively: cheaper than tempfile.mkstemp's random retries.
-    tmp = os.path.join(path.parent, f".{path.name}.{os.getpid()}-{next(_temp_names)}.tmp")
+    # A name no other writer uses, created exclusively: random bits (a pid repeats
+    # across container runs, and a killed run can leave its temp file) and a counter
+    # for this process's threads. Cheaper than tempfile.mkstemp.
+    tmp = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}-{next(_temp_names)}.tmp")
     data = text.encode("utf-8")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
@@ -499,7 +500,7 @@ class BookStore:
                 state.status = "completed"
                 state.file = self.chapter_relpath(chapter)
                 state.sha256 = sha256_text(text)
-                state.words = count_words(_body(text))
+                state.words = count_words(chapter_body(text))
                 state.error = None
         return state
 
@@ -629,7 +630,7 @@ class BookStore:
         content = f"# Chapter {chapter.number}: {chapter.title}\n\n{text.strip()}\n"
         path = self.root / relpath
         atomic_write_text(path, content)
-        self._remember_body(relpath, path, _body(content))
+        self._remember_body(relpath, path, chapter_body(content))
         return relpath, sha256_text(content)
 
 
@@ -647,7 +648,7 @@ def _replace_state(manifest: Manifest, state: ChapterState) -> None:
                 return
 
 
-def _body(chapter_file_text: str) -> str:
+def chapter_body(chapter_file_text: str) -> str:
     """The chapter text without its ``# Chapter N: Title`` heading."""
     lines = chapter_file_text.splitlines()
     if lines and lines[0].startswith("# "):
@@ -656,4 +657,4 @@ def _body(chapter_file_text: str) -> str:
 
 
 def read_chapter_body(path: Path) -> str:
-    return _body(path.read_text(encoding="utf-8"))
+    return chapter_body(path.read_text(encoding="utf-8"))

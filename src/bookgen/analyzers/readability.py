@@ -12,9 +12,9 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from textstat.backend import counts, selections
+from textstat.backend import counts, metrics, selections
 
-from bookgen.analyzers._text import sentences, word_count, words
+from bookgen.analyzers._text import words
 from bookgen.analyzers.base import Draft, Finding, Result
 
 MIN_WORDS = 150
@@ -71,16 +71,12 @@ def _syllables(word: str) -> int:
 
 
 def flesch(text: str) -> tuple[float, float]:
-    """Flesch reading ease and Flesch-Kincaid grade (textstat's English constants and
-    syllable counts: the CMU pronouncing dictionary, pyphen for the rest).
-
-    Syllables are looked up once per distinct word and remembered across chapters
-    (textstat looks every occurrence up again: most of its time). Words per sentence
-    come from the sentence split every analyzer shares, counting sentences the way
-    textstat does (one of two words or fewer, "No." or "He ran.", is not counted)."""
+    """textstat's Flesch reading ease and Flesch-Kincaid grade (its English constants,
+    words per sentence and syllable counts: the CMU pronouncing dictionary, pyphen for
+    the rest), with the syllables looked up once per distinct word and remembered across
+    chapters; textstat looks every occurrence up again, which was most of its time."""
     words_ = selections.list_words(text, lowercase=True)
-    counted = sum(1 for sentence in sentences(text) if word_count(sentence) > 2)
-    per_sentence = len(words(text)) / max(1, counted)
+    per_sentence = float(metrics.words_per_sentence(text))
     if not words_ or not per_sentence:
         return 0.0, 0.0
     per_word = sum(map(_syllables, words_)) / len(words_)
