@@ -638,7 +638,7 @@ async def test_the_started_line_is_on_disk_before_the_chapter_file(
         assert journal is not None
         lines = self.journal_path.read_text().splitlines()
         last = [json.loads(line)["state"] for line in lines][-1]
-        seen.append((journal._synced == journal.written, last["status"], last["calls"]))
+        seen.append((journal._synced == journal._written, last["status"], last["calls"]))
         return write(self, chapter, text)
 
     monkeypatch.setattr(BookStore, "write_chapter", checked_write)

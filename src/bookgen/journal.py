@@ -36,7 +36,7 @@ class Journal:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.lock = threading.Lock()  # orders writes, and truncation against writes
         self._sync_lock = threading.Lock()
-        self.written = 0  # the number of the last write (read with ``lock`` held)
+        self._written = 0
         self._synced = 0
         self.lines = 0
 
@@ -51,9 +51,9 @@ class Journal:
         if entries:
             data = "".join(entry + "\n" for entry in entries).encode()
             os.write(self._fd, data)
-            self.written += 1
+            self._written += 1
             self.lines += len(entries)
-        return self.written
+        return self._written
 
     def sync(self, upto: int) -> None:
         """Return once write number ``upto`` (and all before it) is on disk."""
@@ -61,7 +61,7 @@ class Journal:
             if self._synced >= upto:
                 return  # another thread's fsync already covered these lines
             with self.lock:
-                latest = self.written
+                latest = self._written
             os.fsync(self._fd)
             self._synced = latest
 

@@ -296,7 +296,7 @@ class BookStore:
         During a run (the journal is open) that is one journal line per changed
         chapter, group-committed; otherwise a snapshot. With ``durable=False`` the
         lines are written but not waited for: they reach the disk with the next
-        durable save or ``sync()`` (a kill -9 does not lose them; a power cut can).
+        durable save (a kill -9 does not lose them; a power cut can).
         """
         journal = self._journal
         if journal is None:
@@ -316,21 +316,6 @@ class BookStore:
             ) from exc
         if journal.lines > max(JOURNAL_MIN_LINES, 2 * len(self.manifest.chapters)):
             self.checkpoint()
-
-    def sync(self) -> None:
-        """Wait until every journal line written so far is on disk (often already so:
-        another thread's fsync covers it)."""
-        journal = self._journal
-        if journal is None:
-            return
-        try:
-            with journal.lock:
-                written = journal.written
-            journal.sync(written)
-        except OSError as exc:
-            raise ManifestError(
-                f"cannot write the journal: {exc.strerror or exc}", where=self.journal_path
-            ) from exc
 
     def _entry(self, number: int) -> str:
         self._seq += 1

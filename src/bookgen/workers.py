@@ -89,7 +89,6 @@ class StoreProxy(BaseProxy):
         "update_chapter",
         "add_usage",
         "save",
-        "sync",
         "write_chapter",
         "write_draft",
         "read_text",
@@ -112,9 +111,6 @@ class StoreProxy(BaseProxy):
 
     def save(self) -> None:
         _call(self, "save")
-
-    def sync(self) -> None:
-        _call(self, "sync")
 
     def write_draft(self, number: int, iteration: int, text: str) -> str:
         relpath: str = _call(self, "write_draft", (number, iteration, text))
