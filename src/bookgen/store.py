@@ -551,17 +551,7 @@ class BookStore:
             cached = [self._bodies.get(relpath) for _, relpath in nearest]
         texts = {}
         for (other, relpath), entry in zip(nearest, cached, strict=True):
-            # The common case inline (one stat: the file is the one read before); a
-            # file seen for the first time, or changed, is read by _body_of.
-            if entry is not None:
-                try:
-                    unchanged = _file_key(os.stat(entry[0])) == entry[1]
-                except OSError:
-                    continue
-                if unchanged:
-                    texts[other] = entry[2]
-                    continue
-            body = self._body_of(relpath)
+            body = self._body_of(relpath, entry)
             if body is not None:
                 texts[other] = body
         return texts
@@ -578,18 +568,19 @@ class BookStore:
             self._done_of = self._manifest
         return self._done
 
-    def _body_of(self, relpath: str) -> str | None:
+    def _body_of(
+        self, relpath: str, cached: tuple[str, tuple[int, int, int], str] | None
+    ) -> str | None:
         """A chapter file's body, read once and kept while the file is unchanged (a
         chapter job compares against up to 30 others: rereading them all cost more than
-        the comparison)."""
-        path = os.path.join(self._root_text, relpath)  # pathlib cost more than the stat
+        the comparison). ``cached`` is its ``_bodies`` entry, looked up by the caller
+        for all of them under one lock."""
+        # pathlib cost more than the stat
+        path = cached[0] if cached is not None else os.path.join(self._root_text, relpath)
         try:
-            stat = os.stat(path)
+            key = _file_key(os.stat(path))
         except OSError:
             return None
-        key = _file_key(stat)
-        with self._lock:
-            cached = self._bodies.get(relpath)
         if cached is not None and cached[1] == key:
             return cached[2]
         try:
