@@ -10,7 +10,6 @@ calls fail with a transient error, deterministically too.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -19,7 +18,7 @@ import re
 import string
 import threading
 import time
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -219,7 +218,7 @@ def cast_names(request: CompletionRequest, corpus: dict[str, Any], rng: random.R
     return found + rng.sample(spare, 2 - len(found))
 
 
-_CHOICES = ("place", "object", "adj", "weather", "feeling", "sound")
+# Template fields drawn from the corpus, and the list each draws from (in draw order).
 _LISTS = {
     "place": "places",
     "object": "objects",
@@ -230,11 +229,11 @@ _LISTS = {
 }
 
 
-@functools.lru_cache(maxsize=1024)
+@lru_cache(maxsize=1024)
 def _fields(template: str) -> tuple[str, ...]:
     """The word lists a template draws from, in a fixed order."""
     used = {field for _, field, _, _ in string.Formatter().parse(template) if field}
-    return tuple(field for field in _CHOICES if field in used)
+    return tuple(field for field in _LISTS if field in used)
 
 
 def _fill(
