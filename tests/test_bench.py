@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -108,3 +109,30 @@ def test_compare_with_yes_against_a_server(
     assert json.loads(out)["calls"] == 2
     assert err == "note: compare writes 2 chapters twice with openai: about 4 paid calls\n"
     assert llm.calls() == 4
+
+
+def test_each_run_analyses_its_texts_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both runs write the same texts: the analyzers' caches of the first run's texts are
+    # emptied before the second, or its analysis would be timed on cache hits.
+    from bookgen import bench
+    from bookgen.analyzers import _text
+
+    cached: list[int] = []
+    generate = bench.AsyncBookOrchestrator.generate_chapters_parallel
+
+    def recorded(self: bench.AsyncBookOrchestrator, *args: Any) -> Any:
+        cached.append(_text.words.cache_info().currsize)
+        return generate(self, *args)
+
+    monkeypatch.setattr(bench.AsyncBookOrchestrator, "generate_chapters_parallel", recorded)
+    settings = bench.CompareSettings(
+        source=bench.bundled_outline(),
+        chapters=[1, 2],
+        workers=2,
+        provider="sim",
+        model=None,
+        options=["latency=0", "jitter=0"],
+    )
+    bench.compare(settings)
+    # Each run starts with the warm-up's text alone.
+    assert cached == [1, 1]

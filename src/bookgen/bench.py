@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from bookgen.analyzers import analyze
+from bookgen.analyzers import analyze, forget_texts
 from bookgen.analyzers.base import Draft
 from bookgen.errors import OptionError
 from bookgen.models import ChapterResult
@@ -92,6 +92,11 @@ class CompareSettings:
 
 
 def _run(settings: CompareSettings, folder: Path, workers: int) -> Run:
+    # Both runs write the same texts, so each starts as a fresh process would: the
+    # analyzers' caches of texts emptied (or the second would be timed on cache hits),
+    # their dictionaries loaded.
+    forget_texts()
+    warm_up()
     orchestrator = AsyncBookOrchestrator(
         source_file=settings.source,
         book_name=f"workers-{workers}",
@@ -128,7 +133,6 @@ def warm_up() -> None:
 
 
 def compare(settings: CompareSettings) -> Comparison:
-    warm_up()
     with tempfile.TemporaryDirectory(prefix="bookgen-compare-") as tmp:
         sequential = _run(settings, Path(tmp), 1)
         parallel = _run(settings, Path(tmp), settings.workers)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bookgen.analyzers import ANALYZERS, Analysis, analyze
+from bookgen.analyzers import ANALYZERS, Analysis, analyze, forget_texts
 from bookgen.analyzers.base import Draft, Finding, Result
 from bookgen.analyzers.leaks import strip_leaks
 from bookgen.analyzers.repetition import cut_repeated_tail
@@ -157,3 +157,20 @@ def test_docstring_examples_hold(module: str) -> None:
 
 def test_known_fixture_names_are_the_cast() -> None:
     assert KNOWN == frozenset({"Ines Calder", "Tobias Wren", "Osk", "Kellhaven", "Marrow Point"})
+
+
+def test_forget_texts_empties_every_cache_of_texts() -> None:
+    from bookgen.analyzers import _text, readability, repetition
+
+    caches = [
+        _text.words,
+        _text.paragraphs,
+        _text.sentence_spans,
+        repetition._fingerprint,
+        readability._syllables,
+        *readability.TEXTSTAT_CACHES,
+    ]
+    analyze(draft(CLEAN, others={2: BODY}))
+    assert all(cache.cache_info().currsize for cache in caches)
+    forget_texts()
+    assert [cache.cache_info().currsize for cache in caches] == [0] * len(caches)

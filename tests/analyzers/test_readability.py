@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
+from textstat.backend import counts, metrics
 
 from bookgen.analyzers.base import Finding
-from bookgen.analyzers.readability import READABILITY, audience_band
+from bookgen.analyzers.readability import LANG, READABILITY, audience_band, flesch, sentence_count
 from tests.analyzers.helpers import BODY, CLEAN, FIXTURES, draft
 
 # Dense academic prose: reading ease about -82, grade about 33.
@@ -90,3 +92,31 @@ def test_clean_chapter_suits_fiction_audiences(audience: str) -> None:
 def test_short_texts_are_not_judged() -> None:
     short = " ".join(ACADEMIC.split()[:140])
     assert READABILITY(draft(short, audience="children")).findings == []
+
+
+def _odd_texts() -> list[str]:
+    """Texts that stress textstat's own rules: two-word sentences, bare punctuation,
+    apostrophes, a dotted capital I (lower-cased to two characters), run-on pieces."""
+    rng = random.Random(7)
+    parts = [*"ab  .!?'’\"-—,İ\n", "Mr. ", "don't ", "'tis "]
+    fuzz = ["".join(rng.choice(parts) for _ in range(rng.randint(0, 60))) for _ in range(300)]
+    return [
+        "",
+        "Hi.",
+        "Hi. Go. Run now!",
+        "'Tis the end... of days?! Yes -- it is. A b. c d e.",
+        'He said, "No." "Yes," she said. — — — . . . Wait!',
+        "end.Next one two. x.y.z",
+        "İstanbul was big. Über alles ok. ’Twas 'n' so.",
+        *fuzz,
+    ]
+
+
+@pytest.mark.parametrize("text", [BODY, CLEAN, ACADEMIC, MIXED, *_odd_texts()])
+def test_figures_are_textstats(text: str) -> None:
+    # The analyzer counts faster than textstat but must not count differently.
+    assert sentence_count(text) == counts.count_sentences(text)
+    assert flesch(text) == (
+        metrics.flesch_reading_ease(text, LANG),
+        metrics.flesch_kincaid_grade(text, LANG),
+    )

@@ -9,6 +9,7 @@ left to the writer.
 
 from __future__ import annotations
 
+import operator
 from typing import NamedTuple
 
 from bookgen.analyzers._text import WORD, key, sentence_spans
@@ -44,7 +45,11 @@ def units(text: str) -> tuple[list[tuple[int, int]], list[str], list[int]]:
 def find_loops(keys: list[str], sizes: list[int]) -> list[Run]:
     """Degenerate runs: 3+ copies of a block of LOOP_WORDS+, or 2+ at the end of TAIL_WORDS+."""
     found, n = [], len(keys)
+    if len(set(keys)) == n:
+        return []  # no sentence comes twice (most texts): nothing can repeat
     for period in range(1, min(MAX_PERIOD, n // 2) + 1):
+        if not any(map(operator.eq, keys, keys[period:])):
+            continue  # no sentence equals the one ``period`` back
         j = period
         while j < n:
             if keys[j] != keys[j - period]:

@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from textstat.backend import counts, metrics, selections
+from textstat.backend import counts, selections, transformations, utils
 
 from bookgen.analyzers._text import words
 from bookgen.analyzers.base import Draft, Finding, Result
@@ -63,20 +63,59 @@ def audience_band(audience: str) -> Band:
 
 
 LANG = "en_US"
+# textstat's caches of the texts it was given (see analyzers.forget_texts).
+TEXTSTAT_CACHES = (
+    selections.list_words,
+    transformations.remove_punctuation,
+    counts.count_words,
+)
 
 
 @lru_cache(maxsize=50_000)
 def _syllables(word: str) -> int:
-    return int(counts.count_syllables(word, LANG))
+    """One word's syllables as textstat's ``count_syllables`` counts them in a text
+    (the word as its word list has it: asking it about the word alone would clean the
+    word again, and change one such as "i̇" that lower-casing "İ" made)."""
+    try:
+        return sum(1 for phone in utils.get_cmudict(LANG)[word][0] if phone[-1].isdigit())
+    except (TypeError, IndexError, KeyError):
+        return len(utils.get_pyphen(LANG).positions(word)) + 1
+
+
+# textstat's sentences (count_sentences), and a run of non-spaces holding a letter or
+# digit: textstat's punctuation removal never deletes one, so it stays a word.
+_PIECE = re.compile(r"\b[^.!?]+[.!?]*")
+_WORDY = re.compile(r"\S*\w\S*")
+
+
+def sentence_count(text: str) -> int:
+    """textstat's ``count_sentences``: pieces ending in . ! or ?, not counting those of
+    two words or fewer. textstat counts each piece's words by removing its punctuation;
+    a piece with three runs of non-spaces that hold a letter has three words whatever
+    that removal does, so only the others (few) are counted its way."""
+    if not text:
+        return 0
+    pieces = _PIECE.findall(text)
+    ignored = sum(
+        1 for piece in pieces if len(_WORDY.findall(piece)) <= 2 and counts.count_words(piece) <= 2
+    )
+    return max(1, len(pieces) - ignored)
 
 
 def flesch(text: str) -> tuple[float, float]:
     """textstat's Flesch reading ease and Flesch-Kincaid grade (its English constants,
     words per sentence and syllable counts: the CMU pronouncing dictionary, pyphen for
     the rest), with the syllables looked up once per distinct word and remembered across
-    chapters; textstat looks every occurrence up again, which was most of its time."""
+    chapters; textstat looks every occurrence up again, which was most of its time.
+    Its words per sentence is the same words' count (lower-casing splits no word) over
+    ``sentence_count``."""
+    # Both dictionaries loaded on the first call, as textstat does (a warm-up then
+    # loads them, not a chapter's first unusual word).
+    utils.get_cmudict(LANG)
+    utils.get_pyphen(LANG)
     words_ = selections.list_words(text, lowercase=True)
-    per_sentence = float(metrics.words_per_sentence(text))
+    sentences = sentence_count(text)
+    per_sentence = len(words_) / sentences if sentences else 0.0
     if not words_ or not per_sentence:
         return 0.0, 0.0
     per_word = sum(map(_syllables, words_)) / len(words_)
