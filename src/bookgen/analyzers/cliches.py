@@ -8,7 +8,9 @@ stock phrase in a short scene is not a "density".
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 from collections import Counter
 from collections.abc import Iterable
 from importlib import resources
@@ -22,7 +24,12 @@ WORST_SHOWN = 3
 
 
 def _tokens(text: str) -> list[str]:
-    return WORD.findall(text.lower().replace("’", "'"))
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a letter such as "İ" lower-cased to two characters
+        return WORD.findall(lowered.replace("’", "'"))
+    # The same words as the draft's own (cached) split, lower-cased in one go.
+    split = words(text)
+    return " ".join(split).lower().replace("’", "'").split(" ") if split else []
 
 
 def load_cliches() -> list[str]:
@@ -51,21 +58,22 @@ class ClichesAnalyzer:
                 self._index.setdefault(tokens[:2], []).append((tokens, phrase))
         for entries in self._index.values():
             entries.sort(key=lambda entry: -len(entry[0]))
-        # Most words start no phrase: one set lookup skips them.
-        self._first = {head[0] for head in self._index}
+        # Where a phrase can start: a pair of words that opens one, or a one-word phrase.
+        self._pairs = {head for head in self._index if len(head) == 2}
+        self._singles = {head[0] for head in self._index if len(head) == 1}
 
     def count(self, text: str) -> Counter[str]:
         """How often each phrase occurs in ``text`` (matches don't overlap)."""
         found: Counter[str] = Counter()
         tokens = _tokens(text)
-        first = self._first
-        i = 0
-        while i < len(tokens):
-            if tokens[i] in first and (match := self._match(tokens, i)):
+        # The few places a phrase can start, found without a Python step per word.
+        pairs = itertools.chain(map(self._pairs.__contains__, zip(tokens, tokens[1:])), [False])
+        singles = map(self._singles.__contains__, tokens)
+        end = 0  # the first word after the last match
+        for i in itertools.compress(itertools.count(), map(operator.or_, pairs, singles)):
+            if i >= end and (match := self._match(tokens, i)):
                 found[match[1]] += 1
-                i += len(match[0])
-            else:
-                i += 1
+                end = i + len(match[0])
         return found
 
     def _match(self, tokens: list[str], i: int) -> tuple[tuple[str, ...], str] | None:

@@ -72,7 +72,8 @@ def names_in(text: str) -> Counter[str]:
             total[name] += 1
             if token.start() > 0 or (name not in inside and not _sentence_initial(text, start)):
                 inside.add(name)
-    lower = {word for word in words(text) if word.islower()}
+    # A name's lower-case form is lower-case: among the words, it is one used in lower case.
+    used = set(words(text))
     return Counter(
         {
             name: n
@@ -81,7 +82,7 @@ def names_in(text: str) -> Counter[str]:
             and name in inside
             and len(name) > 1
             and name not in STOP
-            and name.lower() not in lower
+            and name.lower() not in used
         }
     )
 
@@ -111,7 +112,7 @@ class ContinuityAnalyzer:
                     f"{name} appears {n} times but is not in the outline or story bible. "
                     f"Use the established characters, or give {name}'s part to one of them."
                 )
-        present = set(_TOKEN.findall(draft.text))
+        present = set(_TOKEN.findall(draft.text)) if draft.required_names else set()
         for required in sorted(draft.required_names):
             if not (_words([required]) - STOP or {required}) & present:
                 problems.append(

@@ -9,7 +9,7 @@ left to the writer.
 
 from __future__ import annotations
 
-import operator
+import itertools
 from typing import NamedTuple
 
 from bookgen.analyzers._text import WORD, key, sentence_spans
@@ -45,11 +45,20 @@ def units(text: str) -> tuple[list[tuple[int, int]], list[str], list[int]]:
 def find_loops(keys: list[str], sizes: list[int]) -> list[Run]:
     """Degenerate runs: 3+ copies of a block of LOOP_WORDS+, or 2+ at the end of TAIL_WORDS+."""
     found, n = [], len(keys)
-    if len(set(keys)) == n:
-        return []  # no sentence comes twice (most texts): nothing can repeat
-    for period in range(1, min(MAX_PERIOD, n // 2) + 1):
-        if not any(map(operator.eq, keys, keys[period:])):
-            continue  # no sentence equals the one ``period`` back
+    longest = min(MAX_PERIOD, n // 2)
+    # Only a period at which some sentence equals one earlier can repeat: the distances
+    # between equal sentences (none, in most texts).
+    seen: dict[str, list[int]] = {}
+    for index, k in enumerate(keys):
+        seen.setdefault(k, []).append(index)
+    periods = {
+        b - a
+        for places in seen.values()
+        if len(places) > 1
+        for a, b in itertools.combinations(places, 2)
+        if b - a <= longest
+    }
+    for period in sorted(periods):
         j = period
         while j < n:
             if keys[j] != keys[j - period]:
