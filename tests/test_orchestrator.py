@@ -10,8 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textstat.backend import utils as textstat_utils
 
 from bookgen import AsyncBookOrchestrator, ProviderError
+from bookgen.analyzers import readability
 from bookgen.errors import BadRequestError, OptionError
 from bookgen.events import Event
 from bookgen.models import Completion, CompletionRequest, Usage
@@ -699,3 +701,23 @@ async def test_a_chapter_whose_job_failed_after_saving_resumes_from_its_file(
     saved = (tmp_path / "books/the-test-book" / str(state.file)).read_text()
     assert saved.count("# Chapter 1") == 1  # the heading was not taken for text
     assert saved.split("\n\n", 1)[1].strip() == prose(300, "z").strip()
+
+
+async def test_the_dictionaries_load_while_the_first_call_is_in_flight(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As in a fresh process: neither of readability's dictionaries is loaded.
+    monkeypatch.setattr(readability, "_LOADED", threading.Event())
+    textstat_utils.get_cmudict.cache_clear()
+    textstat_utils.get_pyphen.cache_clear()
+    loaded: list[bool] = []
+
+    def answer(request: CompletionRequest) -> Completion:
+        # Loaded only by the chapter's analysis, they would come after this call ends.
+        loaded.append(readability._LOADED.wait(timeout=20))
+        return scripted._completion(words(400))
+
+    scripted.enqueue(answer)
+    results = await make(outline, tmp_path, scripted).generate_chapters_parallel([1])
+    assert loaded == [True]
+    assert [r.status for r in results] == ["completed"]

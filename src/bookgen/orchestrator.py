@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Literal
 
+from bookgen.analyzers.readability import load_in_background
 from bookgen.bible import StoryBible, load_bible, outline_bible, parse_bible, save_bible
 from bookgen.concurrency import Admission
 from bookgen.cost import Budget, BudgetExhausted, Pricing, find_price
@@ -416,6 +417,11 @@ class AsyncBookOrchestrator:
                 self.events(Event("chapter_skipped", number, state.title, {"words": state.words}))
             try:
                 if plan.to_run:
+                    if self.executor_kind == "thread":
+                        # The analyzers' dictionaries load while the access check, the
+                        # planning call and the first chapters' calls are in flight
+                        # (worker processes load their own: workers._start_worker).
+                        load_in_background()
                     # A refused key stops the run here, before any chapter starts.
                     for provider in [self.provider, *self.fallbacks]:
                         provider.plan_workers(self.max_concurrent)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from multiprocessing.managers import BaseManager, BaseProxy
 from typing import Any
 
+from bookgen.analyzers.readability import load_in_background
 from bookgen.bible import StoryBible
 from bookgen.cost import Budget, Pricing
 from bookgen.events import Event
@@ -327,6 +328,8 @@ _CONTEXT: RunContext | None = None
 def _start_worker(plan: WorkerPlan) -> None:
     global _CONTEXT
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The analyzers' dictionaries load while this worker's first call is in flight.
+    load_in_background()
     manager = _WorkerManager(address=plan.address, authkey=plan.authkey)
     manager.connect()
     book = BookSpec.model_validate_json(plan.book_json)

@@ -67,7 +67,7 @@ class ClichesAnalyzer:
         found: Counter[str] = Counter()
         tokens = _tokens(text)
         # The few places a phrase can start, found without a Python step per word.
-        pairs = itertools.chain(map(self._pairs.__contains__, zip(tokens, tokens[1:])), [False])
+        pairs = itertools.chain(map(self._pairs.__contains__, itertools.pairwise(tokens)), [False])
         singles = map(self._singles.__contains__, tokens)
         end = 0  # the first word after the last match
         for i in itertools.compress(itertools.count(), map(operator.or_, pairs, singles)):

@@ -9,6 +9,7 @@ whole chapters; shorter texts are too noisy to judge.
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -71,6 +72,31 @@ TEXTSTAT_CACHES = (
 )
 
 
+_LOADED = threading.Event()
+_LOADING = threading.Lock()
+
+
+def load_dictionaries() -> None:
+    """Load the pronouncing and hyphenation dictionaries textstat counts syllables with
+    (about a second of CPU, once a process). Safe from any thread: a second caller
+    waits for the first instead of loading them again."""
+    if _LOADED.is_set():
+        return
+    with _LOADING:
+        utils.get_cmudict(LANG)
+        utils.get_pyphen(LANG)
+        _LOADED.set()
+
+
+def load_in_background() -> None:
+    """Start ``load_dictionaries`` in a thread of its own. A run calls this before its
+    first provider call, so the dictionaries load while that call is in flight instead
+    of in the first chapter's analysis (where, with chapters taking turns to finish,
+    every chapter answered meanwhile would wait for them too)."""
+    if not _LOADED.is_set():
+        threading.Thread(target=load_dictionaries, name="bookgen-dictionaries", daemon=True).start()
+
+
 @lru_cache(maxsize=50_000)
 def _syllables(word: str) -> int:
     """One word's syllables as textstat's ``count_syllables`` counts them in a text
@@ -109,10 +135,9 @@ def flesch(text: str) -> tuple[float, float]:
     chapters; textstat looks every occurrence up again, which was most of its time.
     Its words per sentence is the same words' count (lower-casing splits no word) over
     ``sentence_count``."""
-    # Both dictionaries loaded on the first call, as textstat does (a warm-up then
-    # loads them, not a chapter's first unusual word).
-    utils.get_cmudict(LANG)
-    utils.get_pyphen(LANG)
+    # Both loaded before the first word, as textstat does (so a warm-up loads both,
+    # not a chapter's first unusual word).
+    load_dictionaries()
     words_ = selections.list_words(text, lowercase=True)
     sentences = sentence_count(text)
     per_sentence = len(words_) / sentences if sentences else 0.0
