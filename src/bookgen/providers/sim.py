@@ -103,12 +103,7 @@ class SimProvider(Provider):
         started = time.monotonic()
         failed = rng.random() < self.settings.fail_rate
         # The answer is written while the "server" takes its time, as a real provider's
-        # is: the call lasts ``delay`` in all, not ``delay`` plus the writing. It is
-        # written halfway through, not at the start: a real provider's writing never
-        # takes the client's CPU, and calls that start as others end (every wave of a
-        # parallel run) would otherwise write on the CPU those others' analysis needs.
-        if delay and self.interrupted.wait(delay / 2):
-            raise JobCancelled("interrupted")
+        # is: the call lasts ``delay`` in all, not ``delay`` plus the writing.
         completion = None if failed else self._answer(request, key)
         remaining = delay - (time.monotonic() - started)
         if remaining > 0 and self.interrupted.wait(remaining):
