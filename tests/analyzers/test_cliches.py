@@ -27,6 +27,17 @@ def test_count_matches_whole_words_ignoring_case_punctuation_and_curly_apostroph
     )
 
 
+def test_words_are_lower_cased_as_the_whole_text_is() -> None:
+    # The words come from the draft's own split, lower-cased together; where that could
+    # differ from lower-casing the text (a Greek capital sigma lower-cases by its
+    # neighbours, "İ" to two characters) the text is split again.
+    assert ClichesAnalyzer(["ασ"]).count("ΑΣ.Β") == Counter({"ασ": 1})
+    assert ClichesAnalyzer(["σ"]).count("Α.Σ Α.Σ") == Counter()
+    assert ClichesAnalyzer(["i̇stanbul nights"]).count("İstanbul nights, İstanbul") == Counter(
+        {"i̇stanbul nights": 1}
+    )
+
+
 def test_the_longest_phrase_wins_and_matches_do_not_overlap() -> None:
     analyzer = ClichesAnalyzer(["a beacon of", "a beacon of hope", "hope"])
     assert analyzer.count("She was a beacon of hope, and hope was all.") == Counter(

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from bookgen.analyzers.base import Finding
+from bookgen.analyzers.loops import LOOP_WORDS, MAX_PERIOD, TAIL_WORDS, Run, find_loops
 from bookgen.analyzers.repetition import REPETITION, cut_repeated_tail
 from tests.analyzers.helpers import BODY, CLEAN, draft
 
@@ -177,3 +180,39 @@ def test_cut_repeated_tail_leaves_text_without_a_looping_tail_unchanged() -> Non
     assert cut_repeated_tail(CLEAN) is CLEAN
     middle = "\n\n".join([LOOPED, LOOPED, LOOPED, BODY])
     assert cut_repeated_tail(middle) is middle
+
+
+def _loops_at_every_period(keys: list[str], sizes: list[int]) -> list[Run]:
+    """find_loops without its shortcut: every period searched."""
+    found, n = [], len(keys)
+    for period in range(1, min(MAX_PERIOD, n // 2) + 1):
+        j = period
+        while j < n:
+            if keys[j] != keys[j - period]:
+                j += 1
+                continue
+            first = j
+            while j < n and keys[j] == keys[j - period]:
+                j += 1
+            run = Run(first - period, period, j - first)
+            words = sum(sizes[run.start : first])
+            if (run.length >= 2 * period and words >= LOOP_WORDS) or (
+                j == n and run.length >= period and words >= TAIL_WORDS
+            ):
+                found.append(run)
+    return sorted(found, key=lambda r: (-r.length, r.period))
+
+
+def test_find_loops_searches_every_period_that_can_repeat() -> None:
+    # Only the distances between equal sentences are searched: the same runs as searching
+    # them all, on random texts with and without repeated blocks.
+    rng = random.Random(11)
+    for _ in range(500):
+        keys = [str(rng.randint(0, rng.randint(1, 12))) for _ in range(rng.randint(0, 70))]
+        if keys and rng.random() < 0.5:
+            start, period = rng.randrange(len(keys)), rng.randint(1, 5)
+            keys[start:start] = keys[start : start + period] * rng.randint(2, 5)
+        sizes = [rng.randint(1, 12) for _ in keys]
+        assert find_loops(keys, sizes) == _loops_at_every_period(keys, sizes)
+    many = ["no"] * 3000  # one sentence over and over: every period at once
+    assert find_loops(many, [9] * 3000) == _loops_at_every_period(many, [9] * 3000)

@@ -25,7 +25,9 @@ WORST_SHOWN = 3
 
 def _tokens(text: str) -> list[str]:
     lowered = text.lower()
-    if len(lowered) != len(text):  # a letter such as "İ" lower-cased to two characters
+    # Lower-casing word by word gives the same words unless a letter lower-cases to two
+    # characters ("İ") or by its neighbours (a Greek capital sigma, final or not).
+    if len(lowered) != len(text) or "Σ" in text:
         return WORD.findall(lowered.replace("’", "'"))
     # The same words as the draft's own (cached) split, lower-cased in one go.
     split = words(text)

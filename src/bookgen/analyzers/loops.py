@@ -51,13 +51,16 @@ def find_loops(keys: list[str], sizes: list[int]) -> list[Run]:
     seen: dict[str, list[int]] = {}
     for index, k in enumerate(keys):
         seen.setdefault(k, []).append(index)
-    periods = {
-        b - a
-        for places in seen.values()
-        if len(places) > 1
-        for a, b in itertools.combinations(places, 2)
-        if b - a <= longest
-    }
+    periods: set[int] = set()
+    for places in seen.values():
+        for i, a in enumerate(places):
+            # Places are in order: only the next few can be close enough.
+            for b in itertools.islice(places, i + 1, None):
+                if b - a > longest:
+                    break
+                periods.add(b - a)
+            if len(periods) == longest:
+                break  # every period is a candidate (a sentence said over and over)
     for period in sorted(periods):
         j = period
         while j < n:
