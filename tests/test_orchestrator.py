@@ -721,3 +721,28 @@ async def test_the_dictionaries_load_while_the_first_call_is_in_flight(
     results = await make(outline, tmp_path, scripted).generate_chapters_parallel([1])
     assert loaded == [True]
     assert [r.status for r in results] == ["completed"]
+
+
+async def test_a_chapter_is_completed_in_the_journal_file_before_it_is_reported(
+    outline: Path, tmp_path: Path, scripted: ScriptedProvider
+) -> None:
+    # The completed line is written at once (a kill -9 cannot lose it) but not waited
+    # for: the next save or the run's last snapshot puts it on disk.
+    from bookgen.journal import read_entries
+
+    in_file: list[tuple[int, str]] = []
+
+    def on_event(event: Event) -> None:
+        if event.kind == "chapter_completed":
+            path = orchestrator.store.journal_path
+            states = [
+                e["state"] for e in read_entries(path) if e["state"]["number"] == event.chapter
+            ]
+            in_file.append((event.chapter, states[-1]["status"]))
+
+    orchestrator = make(outline, tmp_path, scripted, max_concurrent=1, events=on_event)
+    results = await orchestrator.generate_chapters_parallel([1, 2])
+    assert [r.status for r in results] == ["completed", "completed"]
+    assert sorted(in_file) == [(1, "completed"), (2, "completed")]
+    manifest = orchestrator.store.load()  # the snapshot the run ended with
+    assert [manifest.state(n).status for n in (1, 2)] == ["completed", "completed"]
