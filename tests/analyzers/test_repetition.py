@@ -5,7 +5,7 @@ import random
 import pytest
 
 from bookgen.analyzers.base import Finding
-from bookgen.analyzers.loops import LOOP_WORDS, MAX_PERIOD, TAIL_WORDS, Run, find_loops
+from bookgen.analyzers.loops import MAX_PERIOD, Run, find_loops, runs_at
 from bookgen.analyzers.repetition import REPETITION, cut_repeated_tail
 from tests.analyzers.helpers import BODY, CLEAN, draft
 
@@ -184,23 +184,7 @@ def test_cut_repeated_tail_leaves_text_without_a_looping_tail_unchanged() -> Non
 
 def _loops_at_every_period(keys: list[str], sizes: list[int]) -> list[Run]:
     """find_loops without its shortcut: every period searched."""
-    found, n = [], len(keys)
-    for period in range(1, min(MAX_PERIOD, n // 2) + 1):
-        j = period
-        while j < n:
-            if keys[j] != keys[j - period]:
-                j += 1
-                continue
-            first = j
-            while j < n and keys[j] == keys[j - period]:
-                j += 1
-            run = Run(first - period, period, j - first)
-            words = sum(sizes[run.start : first])
-            if (run.length >= 2 * period and words >= LOOP_WORDS) or (
-                j == n and run.length >= period and words >= TAIL_WORDS
-            ):
-                found.append(run)
-    return sorted(found, key=lambda r: (-r.length, r.period))
+    return runs_at(keys, sizes, range(1, min(MAX_PERIOD, len(keys) // 2) + 1))
 
 
 def test_find_loops_searches_every_period_that_can_repeat() -> None:

@@ -10,6 +10,7 @@ left to the writer.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from bookgen.analyzers._text import WORD, key, sentence_spans
@@ -44,10 +45,13 @@ def units(text: str) -> tuple[list[tuple[int, int]], list[str], list[int]]:
 
 def find_loops(keys: list[str], sizes: list[int]) -> list[Run]:
     """Degenerate runs: 3+ copies of a block of LOOP_WORDS+, or 2+ at the end of TAIL_WORDS+."""
-    found, n = [], len(keys)
-    longest = min(MAX_PERIOD, n // 2)
-    # Only a period at which some sentence equals one earlier can repeat: the distances
-    # between equal sentences (none, in most texts).
+    return runs_at(keys, sizes, sorted(_repeat_periods(keys)))
+
+
+def _repeat_periods(keys: list[str]) -> set[int]:
+    """The periods at which some sentence equals one earlier (the only ones at which a
+    block can repeat): the distances between equal sentences, none in most texts."""
+    longest = min(MAX_PERIOD, len(keys) // 2)
     seen: dict[str, list[int]] = {}
     for index, k in enumerate(keys):
         seen.setdefault(k, []).append(index)
@@ -60,8 +64,14 @@ def find_loops(keys: list[str], sizes: list[int]) -> list[Run]:
                     break
                 periods.add(b - a)
             if len(periods) == longest:
-                break  # every period is a candidate (a sentence said over and over)
-    for period in sorted(periods):
+                return periods  # every period is a candidate (a sentence said over and over)
+    return periods
+
+
+def runs_at(keys: list[str], sizes: list[int], periods: Iterable[int]) -> list[Run]:
+    """The degenerate runs with these periods, longest first."""
+    found, n = [], len(keys)
+    for period in periods:
         j = period
         while j < n:
             if keys[j] != keys[j - period]:
