@@ -8,6 +8,7 @@ precision, and regular expressions keep each analyzer well inside its 20 ms budg
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 
 WORD = re.compile(r"\w+(?:['’]\w+)*")
@@ -41,18 +42,20 @@ def paragraphs(text: str) -> tuple[str, ...]:
     return tuple(block.strip() for block in _PARAGRAPH_BREAK.split(text) if block.strip())
 
 
+def _sentence_matches(text: str) -> Iterator[re.Match[str]]:
+    """The sentences of ``text`` as they are found (a stretch without a word is none)."""
+    return (m for m in _SENTENCE.finditer(text) if WORD.search(m.group()))
+
+
 @lru_cache(maxsize=_CACHED)
 def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     """Where each sentence starts and ends; a sentence never crosses a line break."""
-    return tuple(m.span() for m in _SENTENCE.finditer(text) if WORD.search(m.group()))
+    return tuple(m.span() for m in _sentence_matches(text))
 
 
 def first_sentence(text: str) -> str:
     """``sentences(text)[0]`` (or ""), without splitting the rest of the text."""
-    for match in _SENTENCE.finditer(text):
-        if WORD.search(match.group()):
-            return match.group()
-    return ""
+    return next((m.group() for m in _sentence_matches(text)), "")
 
 
 def sentences(text: str) -> list[str]:
