@@ -174,3 +174,15 @@ def test_forget_texts_empties_every_cache_of_texts() -> None:
     assert all(cache.cache_info().currsize for cache in caches)
     forget_texts()
     assert [cache.cache_info().currsize for cache in caches] == [0] * len(caches)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "...", CLEAN, "Don’t GO. İstanbul nights", "ΑΣ.Β Α.Σ ΟΔΥΣΣΕΥΣ", "Mara's ‘quiet’ DOOR"],
+)
+def test_lower_words_are_the_lower_cased_texts_words(text: str) -> None:
+    from bookgen.analyzers._text import WORD, lower_words
+
+    assert lower_words(text) == WORD.findall(text.lower())
+    straight = WORD.findall(text.lower().replace("’", "'"))
+    assert lower_words(text, straight_apostrophes=True) == straight

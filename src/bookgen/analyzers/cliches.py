@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from importlib import resources
 
-from bookgen.analyzers._text import WORD, clamp, words
+from bookgen.analyzers._text import clamp, lower_words, words
 from bookgen.analyzers.base import Draft, Finding, Result, Severity
 
 MINOR_PER_1000 = 2.0
@@ -24,14 +24,7 @@ WORST_SHOWN = 3
 
 
 def _tokens(text: str) -> list[str]:
-    lowered = text.lower()
-    # Lower-casing word by word gives the same words unless a letter lower-cases to two
-    # characters ("İ") or by its neighbours (a Greek capital sigma, final or not).
-    if len(lowered) != len(text) or "Σ" in text:
-        return WORD.findall(lowered.replace("’", "'"))
-    # The same words as the draft's own (cached) split, lower-cased in one go.
-    split = words(text)
-    return " ".join(split).lower().replace("’", "'").split(" ") if split else []
+    return lower_words(text, straight_apostrophes=True)
 
 
 def load_cliches() -> list[str]:

@@ -20,9 +20,9 @@ from bookgen.analyzers._text import (
     clamp,
     first_sentence,
     key,
+    lower_words,
     paragraphs,
     quote,
-    words,
 )
 from bookgen.analyzers.base import Draft, Finding, Result, Severity
 from bookgen.analyzers.loops import cut_repeated_tail, find_loops, units
@@ -115,9 +115,7 @@ def _inside(
             "and write something new in place of the others."
         )
         found.append(("major", message))
-    # The draft's own word split, lower-cased in one go (words hold no spaces).
-    lowered = " ".join(words(text)).lower().split(" ")
-    rate, gram, count = _ngram_rate(lowered, at_least=NGRAM_MINOR)
+    rate, gram, count = _ngram_rate(lower_words(text), at_least=NGRAM_MINOR)
     if rate >= NGRAM_MINOR:
         message = (
             f"Phrases repeat: {rate:.0%} of four-word sequences occur more than once (most "
