@@ -141,8 +141,9 @@ class QualityLoop:
         """The records to save with the finished chapter, whose file (``relpath``) holds
         ``best``; the other versions not yet on disk go to drafts/ first."""
         self._write_drafts([v for v in self.unsaved if v is not best])
-        if self._record_of(best)["file"] is None:
-            self._record_of(best)["file"] = relpath
+        record = self._record_of(best)
+        if record["file"] is None:
+            record["file"] = relpath
         return list(self.records)
 
     def _write_drafts(self, versions: list[Version]) -> None:
