@@ -744,3 +744,15 @@ def test_absurdly_nested_json_is_an_outline_error(tmp_path: Path) -> None:
     path.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(OutlineError, match="JSON nested too deeply to be an outline"):
         load_outline(path)
+
+
+def test_the_last_chapter_is_the_highest_numbered_one_and_follows_changes() -> None:
+    book = BookSpec(
+        title="T", chapters=[ChapterSpec(number=n, title=f"C{n}") for n in (3, 1, 7, 5)]
+    )
+    assert [c.number for c in book.chapters if book.is_last(c)] == [7]
+    assert book.chapter(5).title == "C5"
+    # A book whose chapter list is replaced answers for the new list.
+    book.chapters = [ChapterSpec(number=n, title=f"D{n}") for n in (2, 9)]
+    assert [c.number for c in book.chapters if book.is_last(c)] == [9]
+    assert book.chapter(9).title == "D9"

@@ -31,12 +31,20 @@ def _indexed(owner: BaseModel, items: list[Numbered]) -> dict[int, Numbered]:
     The index lives in the instance ``__dict__`` under a non-field name, which pydantic
     leaves out of equality and dumps; it is rebuilt when the list it indexes changes.
     """
+    return _index_entry(owner, items)[1]
+
+
+def _index_entry(
+    owner: BaseModel, items: list[Numbered]
+) -> tuple[list[Numbered], dict[int, Numbered], int]:
+    """(the list, its index by number, the highest number), kept as ``_indexed`` says."""
     cached = owner.__dict__.get("chapter_index_")
     if cached is None or cached[0] is not items or len(cached[1]) != len(items):
-        cached = (items, {item.number: item for item in items})
+        index = {item.number: item for item in items}
+        cached = (items, index, max(index, default=0))
         owner.__dict__["chapter_index_"] = cached
-    index: dict[int, Numbered] = cached[1]
-    return index
+    entry: tuple[list[Numbered], dict[int, Numbered], int] = cached
+    return entry
 
 
 def not_blank(value: str) -> str:
@@ -109,7 +117,8 @@ class BookSpec(StrictModel):
         return chapter.target_words or self.target_words
 
     def is_last(self, chapter: ChapterSpec) -> bool:
-        return chapter.number == max(_indexed(self, self.chapters))
+        # The highest number is kept with the index: max() per call made a long book quadratic.
+        return chapter.number == _index_entry(self, self.chapters)[2]
 
     def spec_hash(self, chapter: ChapterSpec) -> str:
         """A hash of the chapter's own outline entry and its effective target length.
