@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import random
 from dataclasses import dataclass
 
 import pytest
@@ -164,6 +165,7 @@ def test_forget_texts_empties_every_cache_of_texts() -> None:
 
     caches = [
         _text.words,
+        _text.sentence_words,
         _text.paragraphs,
         _text.sentence_spans,
         repetition._fingerprint,
@@ -186,3 +188,29 @@ def test_lower_words_are_the_lower_cased_texts_words(text: str) -> None:
     assert lower_words(text) == WORD.findall(text.lower())
     straight = WORD.findall(text.lower().replace("’", "'"))
     assert lower_words(text, straight_apostrophes=True) == straight
+
+
+def _split_texts() -> list[str]:
+    """Prose, and random texts of words, sentence ends, quotes, apostrophes, line breaks
+    and letters that lower-case oddly ("İ", "Σ")."""
+    rng = random.Random(5)
+    parts = [*"ab  .!?…'’\"”)-,İΣ\n", "Mr. ", "don't ", "3.5 ", "ÉTÉ ", "\n\n"]
+    fuzz = ["".join(rng.choice(parts) for _ in range(rng.randint(0, 80))) for _ in range(400)]
+    return ["", "...", CLEAN, BODY, "Don’t GO. İstanbul nights", "ΑΣ.Β Α.Σ ΟΔΥΣΣΕΥΣ", *fuzz]
+
+
+def test_one_split_serves_words_sentence_lengths_and_loop_keys() -> None:
+    from bookgen.analyzers._text import WORD, key, sentence_spans, sentence_words, words
+    from bookgen.analyzers.loops import units
+
+    for text in _split_texts():
+        forget_texts()
+        spans = sentence_spans(text)
+        assert words(text) == tuple(WORD.findall(text)), text
+        assert [len(split) for split in sentence_words(text)] == [
+            len(WORD.findall(text[a:b])) for a, b in spans
+        ], text
+        kept, keys, sizes = units(text)
+        assert kept == list(spans[: len(kept)]), text
+        assert keys == [key(text[a:b]) for a, b in kept], text
+        assert sizes == [k.count(" ") + 1 for k in keys], text

@@ -86,6 +86,7 @@ def forget_texts() -> None:
     the second pass on cache hits."""
     for cached in (
         _text.words,
+        _text.sentence_words,
         _text.paragraphs,
         _text.sentence_spans,
         repetition._fingerprint,

@@ -13,7 +13,12 @@ import itertools
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from bookgen.analyzers._text import WORD, key, sentence_spans
+from bookgen.analyzers._text import (
+    key,
+    lowers_word_by_word,
+    sentence_spans,
+    sentence_words,
+)
 
 MAX_PERIOD = 24  # sentences in the longest block looked for
 LOOP_WORDS = 8
@@ -34,10 +39,11 @@ def units(text: str) -> tuple[list[tuple[int, int]], list[str], list[int]]:
     spans = list(sentence_spans(text))
     if spans and text[spans[-1][0] : spans[-1][1]].rstrip()[-1] not in ".!?…\"'”’)":
         spans.pop()
-    lowered = text.lower()
-    if len(lowered) == len(text):  # the same offsets (almost always): no slicing
-        find = WORD.findall
-        keys = [" ".join(find(lowered, a, b)) for a, b in spans]
+    if not spans:
+        keys = []
+    elif lowers_word_by_word(text):  # almost always: the draft's split, lower-cased at once
+        split = sentence_words(text)[: len(spans)]
+        keys = "\n".join([" ".join(words) for words in split]).lower().split("\n")
     else:
         keys = [key(text[a:b]) for a, b in spans]
     return spans, keys, [k.count(" ") + 1 for k in keys]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 
-from bookgen.analyzers._text import clamp, paragraphs, sentences, word_count, words
+from bookgen.analyzers._text import clamp, paragraphs, sentence_words, word_count, words
 from bookgen.analyzers.base import Draft, Finding, Result
 
 MIN_WORDS = 150  # below this, ratios are too noisy to judge
@@ -39,7 +39,7 @@ def dialogue_share(text: str) -> float:
 def sentence_variety(text: str) -> float | None:
     """Coefficient of variation of sentence lengths (0 when every sentence is as long), or
     None for a text of fewer than MIN_SENTENCES sentences."""
-    lengths = [word_count(sentence) for sentence in sentences(text)]
+    lengths = [len(split) for split in sentence_words(text)]
     if len(lengths) < MIN_SENTENCES:
         return None
     average = sum(lengths) / len(lengths)
