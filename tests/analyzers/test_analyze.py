@@ -214,3 +214,18 @@ def test_one_split_serves_words_sentence_lengths_and_loop_keys() -> None:
         assert kept == list(spans[: len(kept)]), text
         assert keys == [key(text[a:b]) for a, b in kept], text
         assert sizes == [k.count(" ") + 1 for k in keys], text
+
+
+def test_sentences_are_found_as_the_rule_says() -> None:
+    import re
+
+    from bookgen.analyzers._text import _SENTENCE, SENTENCE_RULE
+
+    rule = re.compile(SENTENCE_RULE, re.MULTILINE)
+    rng = random.Random(3)
+    parts = [*"ab .!?…'’\"”)]-\n\r\t\x0b\x85\u2028", "Mr. ", "3.5", "\n\n", ".)", '!"', "…”"]
+    fuzz = ["".join(rng.choice(parts) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    for text in [*_split_texts(), *fuzz]:
+        assert [m.span() for m in _SENTENCE.finditer(text)] == [
+            m.span() for m in rule.finditer(text)
+        ], text

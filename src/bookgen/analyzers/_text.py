@@ -14,8 +14,14 @@ from functools import lru_cache
 
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 # A sentence runs to its terminal punctuation (plus closing quotes or brackets) when
-# whitespace or the end of the line follows; a line without one is a sentence too.
-_SENTENCE = re.compile(r"\S.*?(?:[.!?…]+[\"'”’)\]]*(?=\s|$)|$)", re.MULTILINE)
+# whitespace or the end of the line follows; a line without one is a sentence too. That
+# is SENTENCE_RULE; _SENTENCE finds the same spans (tested) about three times faster,
+# by taking what cannot end a sentence in runs instead of trying each character.
+SENTENCE_RULE = r"\S.*?(?:[.!?…]+[\"'”’)\]]*(?=\s|$)|$)"
+_END, _CLOSE = "[.!?…]++", r"[\"'”’)\]]*+"
+_SENTENCE = re.compile(
+    rf"\S(?:[^.!?…\n]++|{_END}{_CLOSE}(?!\s|$))*+(?:{_END}{_CLOSE}(?=\s|$)|$)", re.MULTILINE
+)
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
@@ -77,7 +83,7 @@ def paragraphs(text: str) -> tuple[str, ...]:
 
 def _sentence_matches(text: str) -> Iterator[re.Match[str]]:
     """The sentences of ``text`` as they are found (a stretch without a word is none)."""
-    return (m for m in _SENTENCE.finditer(text) if WORD.search(m.group()))
+    return (m for m in _SENTENCE.finditer(text) if WORD.search(text, *m.span()))
 
 
 @lru_cache(maxsize=_CACHED)
