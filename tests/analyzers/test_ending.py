@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from bookgen.analyzers.base import Finding
@@ -66,3 +68,20 @@ def test_prose_that_mentions_an_end_passes(tail: str) -> None:
 def test_the_last_chapter_may_end_the_book() -> None:
     assert ENDING(draft(BODY + "\n\nTHE END", is_last=True)).findings == []
     assert ENDING(draft(BODY + "\n\nEpilogue\n\nYears later.", is_last=True)).score == 1.0
+
+
+def test_the_closing_marker_is_looked_for_where_a_whole_search_finds_it() -> None:
+    from bookgen.analyzers.ending import _TAIL, _tail_start
+
+    rng = random.Random(9)
+    parts = [
+        *["The End", "THE END", "the end", "To Be Continued", "end of the book"],
+        *["End of Story", "end of book", "end of the story", "she slept", "x", "End", "book"],
+        *["*", "_", "#", " ", "\n", "***", "\t", ".", "!", "…", "?", '"', "”", "’", "\u2028"],
+    ]
+    texts = ["".join(rng.choice(parts) for _ in range(rng.randint(0, 14))) for _ in range(5000)]
+    for text in [BODY + "\n\nTHE END", BODY + "\n\n*** The End ***", *texts]:
+        tail = text.rstrip()
+        whole = _TAIL.search(tail)
+        found = _TAIL.search(tail, _tail_start(tail))
+        assert (found and found.group(1)) == (whole and whole.group(1)), repr(text)

@@ -34,8 +34,31 @@ def _marker(text: str) -> str | None:
         # rest short so a sentence that starts with "Epilogue" isn't one.
         if bare and len(bare) <= 40 and _LINE.fullmatch(bare):
             return bare.split(":")[0].strip()
-    found = _TAIL.search(text.rstrip())
+    tail = text.rstrip()
+    found = _TAIL.search(tail, _tail_start(tail))
     return found.group(1) if found else None
+
+
+# What may follow a closing marker, and what may stand between it and the sentence end
+# before it ("... she slept.\n\n***\n\nTHE END ***").
+_AFTER = ".!…*_"  # and spaces
+_BEFORE = "*_#"  # and spaces
+_LONGEST_MARKER = len("end of the story")
+
+
+def _tail_start(text: str) -> int:
+    """Where a closing marker's match could start at the earliest: a search of the whole
+    chapter tried every character; this finds the same match (tested). The marker ends
+    where the trailing punctuation and decoration begin (it ends in a letter), so it
+    starts at most _LONGEST_MARKER before; before it stand decoration and spaces, and
+    before those one mark that ends a sentence."""
+    end = len(text)
+    while (stripped := len(text[:end].rstrip().rstrip(_AFTER))) < end:
+        end = stripped
+    start = end - _LONGEST_MARKER
+    while start > 0 and (text[start - 1] in _BEFORE or text[start - 1].isspace()):
+        start -= 1
+    return max(0, start - 1)
 
 
 class EndingAnalyzer:
