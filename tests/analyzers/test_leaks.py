@@ -118,6 +118,21 @@ def test_speaking_as_a_language_model_mid_text_is_hard() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "said",
+    [
+        "AS AN AI LANGUAGE MODEL",
+        "as a Large Language Model",
+        "As a LANGUAGE model",
+        "aſ an AI Language Model",
+    ],
+)
+def test_speaking_as_a_language_model_is_found_in_any_case(said: str) -> None:
+    text = f"{BODY}\n\nWell, {said}, I cannot.\n\n{BODY}"
+    [finding] = LEAKS(draft(text)).findings
+    assert f'("{said}")' in finding.message
+
+
 def test_a_stray_heading_is_minor() -> None:
     result = LEAKS(draft(f"{BODY}\n\n## Part Two\n\n{BODY}"))
     assert result.score == pytest.approx(0.85)
