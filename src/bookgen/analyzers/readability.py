@@ -108,6 +108,7 @@ def _syllables(word: str) -> int:
 # digit (textstat's words, below).
 _PIECE = re.compile(r"\b[^.!?]+[.!?]*")
 _WORDY = re.compile(r"\S*\w\S*")
+_WORD_CHARACTER = re.compile(r"\w")
 
 
 def sentence_count(text: str) -> int:
@@ -120,7 +121,15 @@ def sentence_count(text: str) -> int:
     if not text:
         return 0
     pieces = _PIECE.findall(text)
-    ignored = sum(1 for piece in pieces if len(_WORDY.findall(piece)) <= 2)
+    has_word = _WORD_CHARACTER.search
+    ignored = 0
+    for piece in pieces:
+        # Almost every piece of prose opens with three words: that settles it.
+        first = piece.split(maxsplit=3)
+        if len(first) >= 3 and has_word(first[0]) and has_word(first[1]) and has_word(first[2]):
+            continue
+        if len(_WORDY.findall(piece)) <= 2:
+            ignored += 1
     return max(1, len(pieces) - ignored)
 
 
