@@ -10,6 +10,10 @@ own time is measured apart, by calling the sim on the same requests in one threa
 overhead = (wall time - provider time) / N. The analysis share is the CPU time the
 chapter jobs spent in the analyzers during the run itself (with their neighbours and
 the outline's names, as the run measures them).
+
+Then, at 1,000 chapters, where the time goes: the same run without the fsyncs of the
+durable writes, without the analyzers, and without both (diagnostics: a real run always
+has both).
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ import sys
 
 SIZES = [250, 500, 1000]
 WORKERS = 20
+# Where the time goes at 1,000 chapters: the same run without the durable writes'
+# fsyncs, without the analyzers (and the neighbouring chapters they read), and without
+# both. Diagnostics only: bookgen never runs so.
+DECOMPOSE = [["fsync"], ["analysis"], ["fsync", "analysis"]]
 
 CHILD = r"""
 import asyncio, json, resource, sys, tempfile, threading, time
@@ -31,10 +39,23 @@ from bookgen.tokens import max_tokens_for
 from bookgen.prompts import PromptBuilder
 from bookgen.providers.sim import SimOptions, SimProvider
 
-n, workers = int(sys.argv[1]), int(sys.argv[2])
+n, workers, without = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 started = time.perf_counter()
 warm_up()
 startup = time.perf_counter() - started
+# Diagnostic runs only (see DECOMPOSE): the same book without what costs the most.
+if "fsync" in without:
+    import os
+    os.fsync = lambda fd: None
+if "analysis" in without:
+    from bookgen import analyzers, store
+    from bookgen.analyzers.base import Result
+    class Nothing:
+        name, weight = "nothing", 1.0
+        def __call__(self, draft):
+            return Result(self.name, 1.0)
+    analyzers.ANALYZERS[:] = [Nothing()]
+    store.BookStore.other_chapters = lambda self, number, limit=30: {}
 # The analyzers' share, measured inside the run: CPU time of each measurement.
 analysis = [0.0]
 lock = threading.Lock()
@@ -83,9 +104,7 @@ def main() -> None:
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in SIZES:
-        command = [sys.executable, "-c", CHILD, str(size), str(WORKERS)]
-        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        r = json.loads(out)
+        r = _run(size)
         beyond = (r["wall"] - r["provider"]) / size * 1000
         orchestration = (r["wall"] - r["provider"] - r["analysis"]) / size * 1000
         print(
@@ -93,6 +112,21 @@ def main() -> None:
             f"| {beyond:.2f} | {orchestration:.2f} | {r['rss_mb']:.0f} | {r['startup']:.2f} |",
             flush=True,
         )
+    size = SIZES[-1]
+    print(f"\n| {size} chapters, without | wall s | provider s | beyond provider, ms/chapter |")
+    print("|---|---:|---:|---:|")
+    for without in [[], *DECOMPOSE]:
+        r = _run(size, without)
+        beyond = (r["wall"] - r["provider"]) / size * 1000
+        label = " and ".join(without) or "(nothing: as above)"
+        print(f"| {label} | {r['wall']:.2f} | {r['provider']:.2f} | {beyond:.2f} |", flush=True)
+
+
+def _run(size: int, without: list[str] | None = None) -> dict[str, float]:
+    command = [sys.executable, "-c", CHILD, str(size), str(WORKERS), *(without or [])]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    result: dict[str, float] = json.loads(out)
+    return result
 
 
 if __name__ == "__main__":

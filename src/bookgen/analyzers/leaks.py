@@ -86,7 +86,10 @@ def _chatter(line: str) -> re.Match[str] | None:
 
 
 # Anywhere in the text, these can only be the model speaking about itself.
-_AI = re.compile(r"\bas an ai language model\b|\bas a (?:large )?language model\b", re.I)
+# Every way of saying it holds these words: the analyzer looks for them before running
+# the search (their letters have no case-blind match outside ASCII, as i, k and s have).
+_AI_WORDS = "language model"
+_AI = re.compile(rf"\bas an ai {_AI_WORDS}\b|\bas a (?:large )?{_AI_WORDS}\b", re.I)
 _FENCE = re.compile(r"^\s*```")
 _HEADING = re.compile(r"^\s*#")
 _SEPARATOR = re.compile(r"^\s*(?:[-*_=~]\s*){3,}$")
@@ -166,7 +169,7 @@ class LeaksAnalyzer:
             hard.append("The text contains code fences (```). Remove them; write plain prose.")
         # The search costs most of this analyzer and almost never finds anything: the
         # words it needs come first (a case-blind match of them lower-cases to them).
-        if "language model" in draft.text.lower() and (
+        if _AI_WORDS in draft.text.lower() and (
             ai := next((m for m in map(_AI.search, lines[start:end]) if m), None)
         ):
             hard.append(
